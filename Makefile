@@ -1,0 +1,30 @@
+# fusionlab — two commands on a fresh Debian/Ubuntu machine with Rust: `make run`, `make test`.
+# One build profile (release) serves the app, the tests and the benchmarks.
+
+CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
+DATASET ?= synthetic:redundant
+# Headless: tests that need a display run under a virtual X server when one is available.
+XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
+
+.PHONY: help run test bench build deps-run deps-test
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps-run: ## Install the system packages the app needs (apt-get; skipped elsewhere)
+	@bash .ci/deps.sh run
+
+deps-test: ## Install the system packages the test suite needs
+	@bash .ci/deps.sh test
+
+build: deps-run ## Build the release binary
+	$(CARGO) build --release --locked --bin fusionlab
+
+run: build ## Build and open the app on the built-in dataset (DATASET=… to choose)
+	./target/release/fusionlab --dataset '$(DATASET)'
+
+test: deps-test ## Build and run the whole suite, headless
+	$(XVFB) $(CARGO) test --release --locked --no-fail-fast
+
+bench: deps-run ## Run the criterion benchmarks (real-data ones need ../shared/data)
+	$(CARGO) bench --locked

@@ -1,0 +1,202 @@
+//! The command line: `fusionlab` opens the app; `fusionlab data info` describes a dataset.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::data::{
+    DatasetSpec, LoadObserver, LoadOptions, Modality, Split, Summary, load_dataset,
+    synthetic::Preset,
+};
+
+/// Explore multimodal fusion models. With no subcommand, opens the app.
+#[derive(Debug, Parser)]
+#[command(name = "fusionlab", version, about, after_help = DATASET_HELP)]
+pub struct Cli {
+    /// Dataset the app opens with (see DATASETS below).
+    #[arg(long, global = true, default_value = "synthetic:redundant")]
+    pub dataset: String,
+    /// What to do; none opens the app window.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+const DATASET_HELP: &str = "DATASETS:
+  a folder with manifest.csv (label + image/audio/text columns, optional split, id)
+  a folder with metadata.csv (Hugging Face imagefolder/audiofolder: file_name + label or class folders)
+  a CSV file in either form
+  synthetic:<preset>[?knob=value&...]  presets: redundant, complementary, xor, noisy-image, missing
+      knobs: samples, classes, seed, noise, image_noise, text_noise, audio_noise, missing,
+             image_missing, text_missing, audio_missing, split=TRAIN,VAL,TEST
+      e.g. synthetic:xor?samples=600&audio_noise=0.5";
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the app window (the default).
+    App,
+    /// Inspect datasets.
+    Data {
+        /// What to do with the data.
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+/// `fusionlab data …`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Counts per split × class × modality, feature shapes and the problems found.
+    Info(InfoArgs),
+}
+
+/// Arguments of `fusionlab data info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A folder, a CSV file, or synthetic:<preset>[?knob=value&...].
+    pub dataset: String,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail on the first bad row instead of skipping bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Image side length after preprocessing.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(4..=512))]
+    pub image_size: u32,
+    /// Seed of the stratified split for folders without a split column.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Progress on stderr with an ETA, shown only when a load takes more than a second.
+pub struct CliProgress {
+    bar: ProgressBar,
+    started: Instant,
+}
+
+impl CliProgress {
+    /// A hidden bar that appears after one second.
+    pub fn new(message: &str) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_owned());
+        Self { bar, started: Instant::now() }
+    }
+
+    /// Remove the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl LoadObserver for CliProgress {
+    fn progress(&self, done: usize, total: usize) {
+        if self.bar.is_hidden() && self.started.elapsed() > Duration::from_secs(1) && done < total {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+}
+
+/// Run a subcommand (everything but opening the app).
+pub fn run_data(command: &DataCommand) -> anyhow::Result<()> {
+    match command {
+        DataCommand::Info(args) => info(args),
+    }
+}
+
+fn info(args: &InfoArgs) -> anyhow::Result<()> {
+    let spec: DatasetSpec = args.dataset.parse()?;
+    let mut options = LoadOptions { strict: args.strict, seed: args.seed, ..LoadOptions::default() };
+    options.features.image.size = args.image_size;
+    let progress = CliProgress::new("loading");
+    let result = load_dataset(&spec, &options, &progress);
+    progress.finish();
+    let dataset = match result {
+        Err(crate::data::DatasetError::Strict(problems)) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            anyhow::bail!("{} bad rows in {} (strict mode)", problems.len(), args.dataset);
+        }
+        other => other.with_context(|| format!("loading dataset {}", args.dataset))?,
+    };
+    let summary = dataset.summary();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render_summary(&summary, &spec));
+    }
+    Ok(())
+}
+
+/// The human-readable report of `data info`.
+pub fn render_summary(s: &Summary, spec: &DatasetSpec) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let count = |split| s.split(split).map_or(0, |x| x.total.samples);
+    let _ = writeln!(out, "dataset   {}", s.name);
+    if let DatasetSpec::Path(p) = spec {
+        let _ = writeln!(out, "source    {}", p.display());
+    }
+    if let DatasetSpec::Synthetic(cfg) = spec {
+        if let Some(p) = Preset::ALL.iter().find(|p| **p == cfg.preset) {
+            let _ = writeln!(out, "about     {}", p.explanation());
+        }
+    }
+    let _ = writeln!(out, "classes   {}: {}", s.classes.len(), s.classes.join(", "));
+    let _ = writeln!(
+        out,
+        "samples   {} (train {}, val {}, test {})",
+        s.samples,
+        count(Split::Train),
+        count(Split::Val),
+        count(Split::Test)
+    );
+    let [c, h, w] = s.image_shape;
+    let [mels, frames] = s.audio_shape;
+    let _ = writeln!(
+        out,
+        "features  image {c}×{h}×{w} · audio log-mel {mels}×{frames} · text ≤{} tokens (vocabulary {})",
+        s.text_max_len, s.vocab_size
+    );
+    let present = |m: Modality| s.splits.iter().map(|x| x.total.present(m)).sum::<usize>();
+    let _ = writeln!(
+        out,
+        "present   {}",
+        Modality::ALL
+            .iter()
+            .map(|&m| format!("{} {} (missing {})", m.name(), present(m), s.samples - present(m)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
+    let width = s.classes.iter().map(|c| c.chars().count()).max().unwrap_or(5).max(5);
+    let _ = writeln!(out, "\n{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}", "split", "class", "samples", "image", "text", "audio");
+    for split in &s.splits {
+        for (name, c) in s.classes.iter().zip(&split.classes).filter(|(_, c)| c.samples > 0) {
+            let _ = writeln!(
+                out,
+                "{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}",
+                split.split.name(),
+                name,
+                c.samples,
+                c.image,
+                c.text,
+                c.audio
+            );
+        }
+    }
+    let _ = writeln!(out, "\nproblems  {}", s.problems.len());
+    for p in &s.problems {
+        let _ = writeln!(out, "  {p}");
+    }
+    out
+}

@@ -1,0 +1,8 @@
+//! fusionlab: explore multimodal fusion models (image + text + audio) in a desktop app.
+//!
+//! Pipeline layout: [`data`] (files and built-in datasets → samples) → `model` → `worker` →
+//! [`app`] (egui). Only `app` and the binary use egui.
+
+pub mod app;
+pub mod cli;
+pub mod data;

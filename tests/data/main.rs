@@ -1,0 +1,8 @@
+//! Data layer tests: loading each modality, the built-in dataset, folder datasets.
+
+mod audio;
+mod common;
+mod folder;
+mod image;
+mod synthetic;
+mod text;
