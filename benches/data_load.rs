@@ -9,7 +9,9 @@ use fusionlab::data::{DatasetSpec, LoadOptions, Quiet, load_dataset};
 
 fn bench_loading(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     let avdigits = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/avdigits");
     if avdigits.is_dir() {
         let spec = DatasetSpec::Path(avdigits);

@@ -87,7 +87,10 @@ impl CliProgress {
                 .progress_chars("=> "),
         );
         bar.set_message(message.to_owned());
-        Self { bar, started: Instant::now() }
+        Self {
+            bar,
+            started: Instant::now(),
+        }
     }
 
     /// Remove the bar.
@@ -115,7 +118,11 @@ pub fn run_data(command: &DataCommand) -> anyhow::Result<()> {
 
 fn info(args: &InfoArgs) -> anyhow::Result<()> {
     let spec: DatasetSpec = args.dataset.parse()?;
-    let mut options = LoadOptions { strict: args.strict, seed: args.seed, ..LoadOptions::default() };
+    let mut options = LoadOptions {
+        strict: args.strict,
+        seed: args.seed,
+        ..LoadOptions::default()
+    };
     options.features.image.size = args.image_size;
     let progress = CliProgress::new("loading");
     let result = load_dataset(&spec, &options, &progress);
@@ -125,7 +132,11 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             for p in &problems {
                 eprintln!("{p}");
             }
-            anyhow::bail!("{} bad rows in {} (strict mode)", problems.len(), args.dataset);
+            anyhow::bail!(
+                "{} bad rows in {} (strict mode)",
+                problems.len(),
+                args.dataset
+            );
         }
         other => other.with_context(|| format!("loading dataset {}", args.dataset))?,
     };
@@ -152,7 +163,12 @@ pub fn render_summary(s: &Summary, spec: &DatasetSpec) -> String {
             let _ = writeln!(out, "about     {}", p.explanation());
         }
     }
-    let _ = writeln!(out, "classes   {}: {}", s.classes.len(), s.classes.join(", "));
+    let _ = writeln!(
+        out,
+        "classes   {}: {}",
+        s.classes.len(),
+        s.classes.join(", ")
+    );
     let _ = writeln!(
         out,
         "samples   {} (train {}, val {}, test {})",
@@ -174,14 +190,34 @@ pub fn render_summary(s: &Summary, spec: &DatasetSpec) -> String {
         "present   {}",
         Modality::ALL
             .iter()
-            .map(|&m| format!("{} {} (missing {})", m.name(), present(m), s.samples - present(m)))
+            .map(|&m| format!(
+                "{} {} (missing {})",
+                m.name(),
+                present(m),
+                s.samples - present(m)
+            ))
             .collect::<Vec<_>>()
             .join(" · ")
     );
-    let width = s.classes.iter().map(|c| c.chars().count()).max().unwrap_or(5).max(5);
-    let _ = writeln!(out, "\n{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}", "split", "class", "samples", "image", "text", "audio");
+    let width = s
+        .classes
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "\n{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}",
+        "split", "class", "samples", "image", "text", "audio"
+    );
     for split in &s.splits {
-        for (name, c) in s.classes.iter().zip(&split.classes).filter(|(_, c)| c.samples > 0) {
+        for (name, c) in s
+            .classes
+            .iter()
+            .zip(&split.classes)
+            .filter(|(_, c)| c.samples > 0)
+        {
             let _ = writeln!(
                 out,
                 "{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}",

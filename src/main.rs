@@ -32,7 +32,9 @@ fn run_app(dataset: &str) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
-            Ok(Box::new(FusionApp::new(spec, move || ctx.request_repaint())))
+            Ok(Box::new(FusionApp::new(spec, move || {
+                ctx.request_repaint()
+            })))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

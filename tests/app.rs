@@ -8,16 +8,21 @@ use fusionlab::data::DatasetSpec;
 
 fn harness(spec: &str) -> Harness<'static, FusionApp> {
     let spec: DatasetSpec = spec.parse().expect("spec");
-    Harness::builder().with_size(egui::vec2(900.0, 640.0)).build_eframe(move |cc| {
-        let ctx = cc.egui_ctx.clone();
-        FusionApp::new(spec, move || ctx.request_repaint())
-    })
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 640.0))
+        .build_eframe(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            FusionApp::new(spec, move || ctx.request_repaint())
+        })
 }
 
 fn wait_until_loaded(harness: &mut Harness<'static, FusionApp>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while matches!(harness.state().status(), DatasetStatus::Loading) {
-        assert!(Instant::now() < deadline, "the dataset did not load in time");
+        assert!(
+            Instant::now() < deadline,
+            "the dataset did not load in time"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -32,7 +37,7 @@ fn window_shows_the_loaded_dataset_and_its_counts() {
     harness.get_by_label_contains("Loading synthetic:redundant");
     wait_until_loaded(&mut harness);
     harness.get_by_label_contains("Dataset: synthetic:redundant?samples=120");
-    harness.get_by_label_contains("120 samples · 4 classes · train 84 · val 18 · test 18");
+    harness.get_by_label_contains("120 samples · 4 classes · train 80 · val 20 · test 20");
     harness.get_by_label("triangle");
 }
 

@@ -4,7 +4,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn fusionlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionlab")).args(args).output().expect("run fusionlab")
+    Command::new(env!("CARGO_BIN_EXE_fusionlab"))
+        .args(args)
+        .output()
+        .expect("run fusionlab")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -16,7 +19,13 @@ fn help_lists_the_subcommands_and_dataset_forms() {
     let out = fusionlab(&["--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for needle in ["data", "app", "synthetic:<preset>", "metadata.csv", "--dataset"] {
+    for needle in [
+        "data",
+        "app",
+        "synthetic:<preset>",
+        "metadata.csv",
+        "--dataset",
+    ] {
         assert!(help.contains(needle), "missing {needle}:\n{help}");
     }
     let out = fusionlab(&["data", "info", "--help"]);
@@ -33,15 +42,30 @@ fn data_info_json_reports_counts_and_shapes() {
     assert_eq!(v["image_shape"], serde_json::json!([3, 32, 32]));
     assert_eq!(v["audio_shape"], serde_json::json!([64, 98]));
     let splits = v["splits"].as_array().expect("splits");
-    let total: u64 = splits.iter().map(|s| s["total"]["samples"].as_u64().unwrap_or(0)).sum();
+    let total: u64 = splits
+        .iter()
+        .map(|s| s["total"]["samples"].as_u64().unwrap_or(0))
+        .sum();
     assert_eq!(total, 200);
-    let images: u64 = splits.iter().map(|s| s["total"]["image"].as_u64().unwrap_or(0)).sum();
-    assert!(images < 170 && images > 110, "about 30 % of images missing: {images}");
+    let images: u64 = splits
+        .iter()
+        .map(|s| s["total"]["image"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        images < 170 && images > 110,
+        "about 30 % of images missing: {images}"
+    );
 }
 
 #[test]
 fn data_info_table_and_image_size() {
-    let out = fusionlab(&["data", "info", "synthetic:complementary?samples=80", "--image-size", "16"]);
+    let out = fusionlab(&[
+        "data",
+        "info",
+        "synthetic:complementary?samples=80",
+        "--image-size",
+        "16",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(report.contains("classes   8: circle-slow-low"), "{report}");
@@ -53,16 +77,33 @@ fn data_info_table_and_image_size() {
 fn bad_input_exits_non_zero_with_the_reason_on_stderr() {
     let out = fusionlab(&["data", "info", "synthetic:nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown preset 'nope'"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown preset 'nope'"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
 
     let out = fusionlab(&["data", "info", "/no/such/folder"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("/no/such/folder"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/no/such/folder"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("manifest.csv"), "label,text\ncat,a cat\ndog,\u{0}\ncat,\n").expect("write");
-    let out = fusionlab(&["data", "info", dir.path().to_str().expect("utf8"), "--strict"]);
+    std::fs::write(
+        dir.path().join("manifest.csv"),
+        "label,text\ncat,a cat\ndog,\u{0}\ncat,\n",
+    )
+    .expect("write");
+    let out = fusionlab(&[
+        "data",
+        "info",
+        dir.path().to_str().expect("utf8"),
+        "--strict",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("row 4") && err.contains("strict"), "{err}");
@@ -78,8 +119,17 @@ fn avdigits_info() {
     let out = fusionlab(&["data", "info", dir.to_str().expect("utf8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    assert!(report.contains("samples   3000 (train 2700, val 0, test 300)"), "{report}");
-    assert!(report.contains("classes   10: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"), "{report}");
-    assert!(report.contains("image 3000 (missing 0)") && report.contains("audio 3000 (missing 0)"), "{report}");
+    assert!(
+        report.contains("samples   3000 (train 2700, val 0, test 300)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("classes   10: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
+        "{report}"
+    );
+    assert!(
+        report.contains("image 3000 (missing 0)") && report.contains("audio 3000 (missing 0)"),
+        "{report}"
+    );
     assert!(report.contains("problems  0"), "{report}");
 }

@@ -29,18 +29,27 @@ impl FusionApp {
     pub fn new(spec: DatasetSpec, wake: impl Fn() + Send + 'static) -> Self {
         let (tx, rx) = mpsc::channel();
         let name = spec.to_string();
-        let spawned = std::thread::Builder::new().name("dataset_loader".into()).spawn(move || {
-            let result = load_dataset(&spec, &LoadOptions::default(), &Quiet)
-                .map(|d| d.summary())
-                .map_err(|e| format!("Loading {spec} failed: {e}"));
-            tx.send(result).ok();
-            wake();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("dataset_loader".into())
+            .spawn(move || {
+                let result = load_dataset(&spec, &LoadOptions::default(), &Quiet)
+                    .map(|d| d.summary())
+                    .map_err(|e| format!("Loading {spec} failed: {e}"));
+                tx.send(result).ok();
+                wake();
+            });
         let (status, loaded) = match spawned {
             Ok(_) => (DatasetStatus::Loading, Some(rx)),
-            Err(e) => (DatasetStatus::Failed(format!("cannot start the loader thread: {e}")), None),
+            Err(e) => (
+                DatasetStatus::Failed(format!("cannot start the loader thread: {e}")),
+                None,
+            ),
         };
-        Self { spec: name, status, loaded }
+        Self {
+            spec: name,
+            status,
+            loaded,
+        }
     }
 
     /// The dataset status (for tests and the status bar).
@@ -56,7 +65,8 @@ impl FusionApp {
             Ok(Err(message)) => self.status = DatasetStatus::Failed(message),
             Err(mpsc::TryRecvError::Empty) => return,
             Err(mpsc::TryRecvError::Disconnected) => {
-                self.status = DatasetStatus::Failed("the loader thread stopped unexpectedly".into());
+                self.status =
+                    DatasetStatus::Failed("the loader thread stopped unexpectedly".into());
             }
         }
         self.loaded = None;
@@ -104,10 +114,20 @@ fn summary_ui(ui: &mut egui::Ui, s: &Summary) {
         for (c, name) in s.classes.iter().enumerate() {
             ui.label(name);
             for split in Split::ALL {
-                ui.label(s.split(split).and_then(|x| x.classes.get(c)).map_or(0, |x| x.samples).to_string());
+                ui.label(
+                    s.split(split)
+                        .and_then(|x| x.classes.get(c))
+                        .map_or(0, |x| x.samples)
+                        .to_string(),
+                );
             }
             for m in Modality::ALL {
-                let n: usize = s.splits.iter().filter_map(|x| x.classes.get(c)).map(|x| x.present(m)).sum();
+                let n: usize = s
+                    .splits
+                    .iter()
+                    .filter_map(|x| x.classes.get(c))
+                    .map(|x| x.present(m))
+                    .sum();
                 ui.label(n.to_string());
             }
             ui.end_row();
@@ -115,7 +135,10 @@ fn summary_ui(ui: &mut egui::Ui, s: &Summary) {
     });
     if !s.problems.is_empty() {
         ui.add_space(8.0);
-        ui.colored_label(ui.visuals().warn_fg_color, format!("{} rows were skipped:", s.problems.len()));
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("{} rows were skipped:", s.problems.len()),
+        );
         for p in s.problems.iter().take(20) {
             ui.label(p.to_string());
         }

@@ -52,15 +52,21 @@ impl Default for AudioConfig {
 impl AudioConfig {
     /// Samples in the fixed window.
     pub fn clip_len(&self) -> usize {
-        (self.clip_seconds * self.sample_rate as f32).round().max(1.0) as usize
+        (self.clip_seconds * self.sample_rate as f32)
+            .round()
+            .max(1.0) as usize
     }
     /// STFT window length in samples.
     pub fn window_len(&self) -> usize {
-        (self.window_ms / 1000.0 * self.sample_rate as f32).round().max(2.0) as usize
+        (self.window_ms / 1000.0 * self.sample_rate as f32)
+            .round()
+            .max(2.0) as usize
     }
     /// STFT hop in samples.
     pub fn hop_len(&self) -> usize {
-        (self.hop_ms / 1000.0 * self.sample_rate as f32).round().max(1.0) as usize
+        (self.hop_ms / 1000.0 * self.sample_rate as f32)
+            .round()
+            .max(1.0) as usize
     }
     /// FFT size: the next power of two of the window.
     pub fn fft_len(&self) -> usize {
@@ -94,8 +100,10 @@ impl Waveform {
 
 /// Read a WAV file into mono f32, refusing files longer than `max_seconds`.
 pub fn read_wav(path: &Path, max_seconds: f64) -> Result<Waveform, AudioError> {
-    let file = std::fs::File::open(path)
-        .map_err(|source| AudioError::Io { path: path.to_owned(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     read_wav_from(std::io::BufReader::new(file), path, max_seconds)
 }
 
@@ -107,7 +115,10 @@ pub fn read_wav_from(
 ) -> Result<Waveform, AudioError> {
     let mut wav = hound::WavReader::new(reader).map_err(|err| header_error(err, path))?;
     let spec = wav.spec();
-    let unsupported = |what: String| AudioError::Unsupported { path: path.to_owned(), what };
+    let unsupported = |what: String| AudioError::Unsupported {
+        path: path.to_owned(),
+        what,
+    };
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(unsupported(format!(
             "{} channels at {} Hz",
@@ -116,16 +127,25 @@ pub fn read_wav_from(
     }
     let seconds = f64::from(wav.duration()) / f64::from(spec.sample_rate);
     if seconds > max_seconds {
-        return Err(AudioError::TooLong { path: path.to_owned(), seconds, limit: max_seconds });
+        return Err(AudioError::TooLong {
+            path: path.to_owned(),
+            seconds,
+            limit: max_seconds,
+        });
     }
     if wav.len() == 0 {
-        return Err(AudioError::Empty { path: path.to_owned() });
+        return Err(AudioError::Empty {
+            path: path.to_owned(),
+        });
     }
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => collect(wav.samples::<f32>(), path)?,
         (hound::SampleFormat::Int, bits @ 1..=32) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect(wav.samples::<i32>(), path)?.into_iter().map(|s| s * scale).collect()
+            collect(wav.samples::<i32>(), path)?
+                .into_iter()
+                .map(|s| s * scale)
+                .collect()
         }
         (format, bits) => return Err(unsupported(format!("{bits}-bit {format:?}"))),
     };
@@ -134,7 +154,10 @@ pub fn read_wav_from(
         .chunks_exact(channels)
         .map(|frame| frame.iter().sum::<f32>() / channels as f32)
         .collect();
-    Ok(Waveform { samples, sample_rate: spec.sample_rate })
+    Ok(Waveform {
+        samples,
+        sample_rate: spec.sample_rate,
+    })
 }
 
 fn collect<S: ToF32>(
@@ -164,27 +187,46 @@ impl ToF32 for i32 {
 fn header_error(err: hound::Error, path: &Path) -> AudioError {
     let path = path.to_owned();
     match err {
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Truncated { path, reason: "the header or data chunk is incomplete".into() }
+        // hound reports a short read as UnexpectedEof or as "Failed to read enough bytes".
+        hound::Error::IoError(e)
+            if e.kind() == std::io::ErrorKind::UnexpectedEof
+                || e.to_string().contains("read enough bytes") =>
+        {
+            AudioError::Truncated {
+                path,
+                reason: "the header or data chunk is incomplete".into(),
+            }
         }
         hound::Error::IoError(source) => AudioError::Io { path, source },
-        hound::Error::FormatError(reason) => AudioError::NotWav { path, reason: reason.into() },
-        hound::Error::Unsupported => {
-            AudioError::Unsupported { path, what: "an encoding hound does not decode".into() }
+        hound::Error::FormatError(reason) if reason.contains("RIFF") || reason.contains("WAVE") => {
+            AudioError::NotWav {
+                path,
+                reason: reason.into(),
+            }
         }
-        other => AudioError::NotWav { path, reason: other.to_string() },
+        // A RIFF/WAVE file whose fmt chunk describes something hound cannot decode.
+        hound::Error::FormatError(reason) => AudioError::Unsupported {
+            path,
+            what: reason.into(),
+        },
+        hound::Error::Unsupported => AudioError::Unsupported {
+            path,
+            what: "an encoding hound does not decode".into(),
+        },
+        other => AudioError::NotWav {
+            path,
+            reason: other.to_string(),
+        },
     }
 }
 
 fn data_error(err: hound::Error, path: &Path) -> AudioError {
-    match err {
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Truncated {
-                path: path.to_owned(),
-                reason: "the data chunk ends before the length its header declares".into(),
-            }
-        }
-        other => header_error(other, path),
+    match header_error(err, path) {
+        AudioError::Truncated { path, .. } => AudioError::Truncated {
+            path,
+            reason: "the data chunk ends before the length its header declares".into(),
+        },
+        other => other,
     }
 }
 
@@ -244,7 +286,8 @@ pub fn fixed_window(samples: &[f32], len: usize) -> Vec<f32> {
     let mut energy: f64 = samples[..len].iter().map(|&s| f64::from(s * s)).sum();
     let (mut best, mut best_start) = (energy, 0);
     for start in 1..=samples.len() - len {
-        energy += f64::from(samples[start + len - 1].powi(2)) - f64::from(samples[start - 1].powi(2));
+        energy +=
+            f64::from(samples[start + len - 1].powi(2)) - f64::from(samples[start - 1].powi(2));
         if energy > best + 1e-12 {
             (best, best_start) = (energy, start);
         }
@@ -286,7 +329,11 @@ impl MelSpectrogram {
                 let weights: Vec<(usize, f32)> = (0..bins)
                     .filter_map(|k| {
                         let f = k as f32 * bin_hz;
-                        let w = if f <= mid { (f - lo) / (mid - lo) } else { (hi - f) / (hi - mid) };
+                        let w = if f <= mid {
+                            (f - lo) / (mid - lo)
+                        } else {
+                            (hi - f) / (hi - mid)
+                        };
                         (w > 0.0).then_some((k, w))
                     })
                     .collect();
@@ -294,7 +341,12 @@ impl MelSpectrogram {
                 (start, weights.into_iter().map(|(_, w)| w).collect())
             })
             .collect();
-        Self { cfg: cfg.clone(), fft, window, filters }
+        Self {
+            cfg: cfg.clone(),
+            fft,
+            window,
+            filters,
+        }
     }
 
     /// The configuration this extractor was built for.
@@ -320,14 +372,22 @@ impl MelSpectrogram {
                 *x = s * w;
             }
             // Lengths come from the same plan, so this cannot fail.
-            if self.fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch).is_err() {
+            if self
+                .fft
+                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+                .is_err()
+            {
                 continue;
             }
             for (p, c) in power.iter_mut().zip(&spectrum) {
                 *p = c.norm_sqr();
             }
             for (m, (start, weights)) in self.filters.iter().enumerate() {
-                let energy: f32 = weights.iter().zip(&power[*start..]).map(|(w, p)| w * p).sum();
+                let energy: f32 = weights
+                    .iter()
+                    .zip(&power[*start..])
+                    .map(|(w, p)| w * p)
+                    .sum();
                 out[m * frames + t] = energy.max(self.cfg.log_floor).ln();
             }
         }
@@ -337,7 +397,9 @@ impl MelSpectrogram {
     /// Resample, window and transform a waveform; `path` is only used in error messages.
     pub fn features(&self, wave: &Waveform, path: &Path) -> Result<Vec<f32>, AudioError> {
         if wave.samples.is_empty() {
-            return Err(AudioError::Empty { path: path.to_owned() });
+            return Err(AudioError::Empty {
+                path: path.to_owned(),
+            });
         }
         let resampled = resample(wave, self.cfg.sample_rate, path)?;
         Ok(self.compute(&fixed_window(&resampled, self.cfg.clip_len())))

@@ -42,9 +42,7 @@ pub enum ImageError {
         limit: u32,
     },
     /// The bytes are not an image format we read.
-    #[error(
-        "{path} is not a supported image (expected PNG, JPEG, BMP, GIF or WebP): {reason}"
-    )]
+    #[error("{path} is not a supported image (expected PNG, JPEG, BMP, GIF or WebP): {reason}")]
     UnsupportedFormat {
         /// The file.
         path: PathBuf,

@@ -45,8 +45,10 @@ pub fn load(
     options: &LoadOptions,
     observer: &dyn LoadObserver,
 ) -> Result<Dataset, DatasetError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|source| DatasetError::Io { path: path.to_owned(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let name;
@@ -57,7 +59,9 @@ pub fn load(
             read_table(&table, split, &mut rows, &mut problems)?;
         }
     } else {
-        name = path.file_stem().map_or_else(|| "dataset".into(), |s| s.to_string_lossy().into_owned());
+        name = path
+            .file_stem()
+            .map_or_else(|| "dataset".into(), |s| s.to_string_lossy().into_owned());
         read_table(path, None, &mut rows, &mut problems)?;
     }
     build(name, path, rows, problems, options, observer)
@@ -79,8 +83,10 @@ fn find_tables(dir: &Path) -> Result<Vec<(PathBuf, Option<Split>)>, DatasetError
             return Ok(vec![(table, None)]);
         }
     }
-    let entries = std::fs::read_dir(dir)
-        .map_err(|source| DatasetError::Io { path: dir.to_owned(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| DatasetError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut tables: Vec<(PathBuf, Option<Split>)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
@@ -91,7 +97,9 @@ fn find_tables(dir: &Path) -> Result<Vec<(PathBuf, Option<Split>)>, DatasetError
         .collect();
     tables.sort();
     if tables.is_empty() {
-        return Err(DatasetError::NoTable { path: dir.to_owned() });
+        return Err(DatasetError::NoTable {
+            path: dir.to_owned(),
+        });
     }
     Ok(tables)
 }
@@ -103,18 +111,34 @@ fn read_table(
     rows: &mut Vec<Row>,
     problems: &mut Vec<Problem>,
 ) -> Result<(), DatasetError> {
-    let csv_error = |reason: String| DatasetError::Csv { file: file.to_owned(), reason };
-    let handle = std::fs::File::open(file)
-        .map_err(|source| DatasetError::Io { path: file.to_owned(), source })?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(handle));
+    let csv_error = |reason: String| DatasetError::Csv {
+        file: file.to_owned(),
+        reason,
+    };
+    let handle = std::fs::File::open(file).map_err(|source| DatasetError::Io {
+        path: file.to_owned(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(handle));
     let header: Vec<String> = reader
         .byte_headers()
         .map_err(|e| csv_error(e.to_string()))?
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_lowercase())
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_lowercase()
+        })
         .collect();
     let column = |name: &str| header.iter().position(|h| h == name);
-    let layout = if column("file_name").is_some() { Layout::HuggingFace } else { Layout::Manifest };
+    let layout = if column("file_name").is_some() {
+        Layout::HuggingFace
+    } else {
+        Layout::Manifest
+    };
     let missing = |name: &str, hint: &str| DatasetError::MissingColumn {
         file: file.to_owned(),
         column: name.to_owned(),
@@ -150,7 +174,13 @@ fn read_table(
             Ok(r) => r,
             Err(err) => {
                 let line = err.position().map_or(0, |p| p.line() as usize);
-                problems.push(problem(file, line, None, ProblemKind::BadRow, err.to_string()));
+                problems.push(problem(
+                    file,
+                    line,
+                    None,
+                    ProblemKind::BadRow,
+                    err.to_string(),
+                ));
                 continue;
             }
         };
@@ -161,11 +191,24 @@ fn read_table(
                 line,
                 None,
                 ProblemKind::BadRow,
-                format!("expected {} fields like the header, found {}", header.len(), record.len()),
+                format!(
+                    "expected {} fields like the header, found {}",
+                    header.len(),
+                    record.len()
+                ),
             ));
             continue;
         }
-        match parse_row(file, &record, &header, &cols, layout, base, folder_split, line) {
+        match parse_row(
+            file,
+            &record,
+            &header,
+            &cols,
+            layout,
+            base,
+            folder_split,
+            line,
+        ) {
             Ok(row) => rows.push(row),
             Err((column, kind, message)) => {
                 problems.push(problem(file, line, Some(column), kind, message));
@@ -203,7 +246,14 @@ fn parse_row(
         let bytes = record.get(i).unwrap_or_default();
         let name = header.get(i).cloned().unwrap_or_default();
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            (name, ProblemKind::NotUtf8, format!("not valid UTF-8 (byte {} of the field); save the CSV as UTF-8", e.valid_up_to() + 1))
+            (
+                name,
+                ProblemKind::NotUtf8,
+                format!(
+                    "not valid UTF-8 (byte {} of the field); save the CSV as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            )
         })?;
         let text = text.trim();
         Ok((!text.is_empty()).then(|| text.to_owned()))
@@ -212,7 +262,11 @@ fn parse_row(
         let p = PathBuf::from(p);
         if p.is_absolute() { p } else { base.join(p) }
     };
-    let mut row = Row { table: table.to_owned(), line, ..Row::default() };
+    let mut row = Row {
+        table: table.to_owned(),
+        line,
+        ..Row::default()
+    };
     row.id = field(cols.id)?.unwrap_or_else(|| format!("line{line}"));
     row.text = field(cols.text)?;
     let split_text = field(cols.split)?;
@@ -224,7 +278,11 @@ fn parse_row(
         }
         Layout::HuggingFace => {
             let name = field(cols.file_name)?.ok_or_else(|| {
-                ("file_name".to_owned(), ProblemKind::BadRow, "file_name is empty".to_owned())
+                (
+                    "file_name".to_owned(),
+                    ProblemKind::BadRow,
+                    "file_name is empty".to_owned(),
+                )
             })?;
             let rel = PathBuf::from(&name);
             if label.is_none() {
@@ -241,7 +299,10 @@ fn parse_row(
                     .next()
                     .and_then(|c| Split::parse(&c.as_os_str().to_string_lossy()));
             }
-            let ext = rel.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+            let ext = rel
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
             if ext == "wav" {
                 row.audio = Some(resolve(name));
             } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
@@ -250,17 +311,28 @@ fn parse_row(
                 return Err((
                     "file_name".into(),
                     ProblemKind::BadRow,
-                    format!("'{name}' is neither an image ({}) nor a .wav file", IMAGE_EXTENSIONS.join(", ")),
+                    format!(
+                        "'{name}' is neither an image ({}) nor a .wav file",
+                        IMAGE_EXTENSIONS.join(", ")
+                    ),
                 ));
             }
         }
     }
     row.label = label.ok_or_else(|| {
-        ("label".to_owned(), ProblemKind::UnknownLabel, "the label is empty".to_owned())
+        (
+            "label".to_owned(),
+            ProblemKind::UnknownLabel,
+            "the label is empty".to_owned(),
+        )
     })?;
     if let Some(s) = split_text {
         row.split = Some(Split::parse(&s).ok_or_else(|| {
-            ("split".to_owned(), ProblemKind::BadSplit, format!("'{s}' is not train, val or test"))
+            (
+                "split".to_owned(),
+                ProblemKind::BadSplit,
+                format!("'{s}' is not train, val or test"),
+            )
         })?);
     } else if folder_split.is_some() {
         row.split = folder_split;
@@ -276,8 +348,20 @@ fn parse_row(
     Ok(row)
 }
 
-fn problem(file: &Path, line: usize, column: Option<String>, kind: ProblemKind, message: String) -> Problem {
-    Problem { file: file.to_owned(), line, column, kind, message }
+fn problem(
+    file: &Path,
+    line: usize,
+    column: Option<String>,
+    kind: ProblemKind,
+    message: String,
+) -> Problem {
+    Problem {
+        file: file.to_owned(),
+        line,
+        column,
+        kind,
+        message,
+    }
 }
 
 /// Sort class names numerically when they are all numbers, else alphabetically.
@@ -285,7 +369,10 @@ fn class_order(labels: BTreeSet<String>) -> Vec<String> {
     let mut classes: Vec<String> = labels.into_iter().collect();
     if classes.iter().all(|c| c.parse::<f64>().is_ok()) {
         classes.sort_by(|a, b| {
-            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            let (x, y) = (
+                a.parse::<f64>().unwrap_or(0.0),
+                b.parse::<f64>().unwrap_or(0.0),
+            );
             x.total_cmp(&y)
         });
     }
@@ -311,8 +398,13 @@ fn build(
     let mut kept = Vec::with_capacity(rows.len());
     for row in rows {
         if given_splits && row.split.is_none() {
-            problems.push(problem(&row.table, row.line, Some("split".into()), ProblemKind::BadSplit,
-                "no split given while other rows have one; write train, val or test".into()));
+            problems.push(problem(
+                &row.table,
+                row.line,
+                Some("split".into()),
+                ProblemKind::BadSplit,
+                "no split given while other rows have one; write train, val or test".into(),
+            ));
         } else if !train_labels.contains(&row.label) {
             problems.push(problem(&row.table, row.line, Some("label".into()), ProblemKind::UnknownLabel,
                 format!("label '{}' does not occur in the training split; add training examples of it or fix the label", row.label)));
@@ -321,8 +413,11 @@ fn build(
         }
     }
     let classes = class_order(train_labels);
-    let class_index: BTreeMap<&str, usize> =
-        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let class_index: BTreeMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
 
     let mel = MelSpectrogram::new(&options.features.audio);
     let done = AtomicUsize::new(0);
@@ -353,11 +448,18 @@ fn build(
         return Err(DatasetError::Strict(problems));
     }
     if samples.is_empty() {
-        return Err(DatasetError::NoSamples { file: source.to_owned(), problems: problems.len() });
+        return Err(DatasetError::NoSamples {
+            file: source.to_owned(),
+            problems: problems.len(),
+        });
     }
     if !given_splits {
         let labels: Vec<usize> = samples.iter().map(|s| s.label).collect();
-        for (s, split) in samples.iter_mut().zip(stratified_splits(&labels, options.split, options.seed)) {
+        for (s, split) in
+            samples
+                .iter_mut()
+                .zip(stratified_splits(&labels, options.split, options.seed))
+        {
             s.split = split;
         }
     }
@@ -383,12 +485,22 @@ fn decode_row(
 ) -> Result<Sample, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut report = |column: &str, kind: ProblemKind, message: String| {
-        problems.push(problem(table, row.line, Some(column.to_owned()), kind, message));
+        problems.push(problem(
+            table,
+            row.line,
+            Some(column.to_owned()),
+            kind,
+            message,
+        ));
     };
     let mut check_exists = |column: &str, path: &Option<PathBuf>| -> bool {
         match path {
             Some(p) if !p.is_file() => {
-                report(column, ProblemKind::MissingFile, format!("file {} not found", p.display()));
+                report(
+                    column,
+                    ProblemKind::MissingFile,
+                    format!("file {} not found", p.display()),
+                );
                 false
             }
             _ => true,
@@ -413,7 +525,11 @@ fn decode_row(
         return Err(problems);
     }
     let text = row.text.as_ref().and_then(|raw| {
-        tokenize(raw).map(|words| TextInput { raw: raw.clone(), words, ids: Vec::new() })
+        tokenize(raw).map(|words| TextInput {
+            raw: raw.clone(),
+            words,
+            ids: Vec::new(),
+        })
     });
     Ok(Sample {
         id: row.id.clone(),
@@ -422,6 +538,9 @@ fn decode_row(
         image,
         text,
         audio,
-        origin: Origin::Files { image: row.image.clone(), audio: row.audio.clone() },
+        origin: Origin::Files {
+            image: row.image.clone(),
+            audio: row.audio.clone(),
+        },
     })
 }

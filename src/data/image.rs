@@ -70,7 +70,10 @@ pub fn load_image(path: &Path, cfg: &ImageConfig) -> Result<Vec<f32>, ImageError
 
 /// Read and decode an image file (with the size guards of `cfg`), without preprocessing.
 pub fn decode_image_file(path: &Path, cfg: &ImageConfig) -> Result<DynamicImage, ImageError> {
-    let io = |source| ImageError::Io { path: path.to_owned(), source };
+    let io = |source| ImageError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let bytes_on_disk = std::fs::metadata(path).map_err(io)?.len();
     if bytes_on_disk > cfg.max_bytes {
         return Err(ImageError::TooManyBytes {
@@ -99,7 +102,10 @@ pub fn decode_image_bytes(
     let reader = |bytes| -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
         let reader = ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|source| ImageError::Io { path: path.to_owned(), source })?;
+            .map_err(|source| ImageError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         if reader.format().is_none() {
             return Err(ImageError::UnsupportedFormat {
                 path: path.to_owned(),
@@ -121,7 +127,11 @@ pub fn decode_image_bytes(
         });
     }
     if width == 0 || height == 0 {
-        return Err(ImageError::Empty { path: path.to_owned(), width, height });
+        return Err(ImageError::Empty {
+            path: path.to_owned(),
+            width,
+            height,
+        });
     }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(cfg.max_side);
@@ -134,17 +144,24 @@ pub fn decode_image_bytes(
 fn map_decode_error(err: image::ImageError, path: &Path) -> ImageError {
     let path = path.to_owned();
     match err {
-        image::ImageError::Unsupported(e) => {
-            ImageError::UnsupportedFormat { path, reason: e.to_string() }
-        }
+        image::ImageError::Unsupported(e) => ImageError::UnsupportedFormat {
+            path,
+            reason: e.to_string(),
+        },
         image::ImageError::Limits(e) => ImageError::Corrupt {
             path,
             reason: format!("decoding would exceed the memory limit ({e})"),
         },
         image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            ImageError::Corrupt { path, reason: "the file ends too early".into() }
+            ImageError::Corrupt {
+                path,
+                reason: "the file ends too early".into(),
+            }
         }
-        other => ImageError::Corrupt { path, reason: other.to_string() },
+        other => ImageError::Corrupt {
+            path,
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -155,14 +172,20 @@ fn map_decode_error(err: image::ImageError, path: &Path) -> ImageError {
 pub fn preprocess(image: &DynamicImage, cfg: &ImageConfig) -> Vec<f32> {
     let size = cfg.size.max(1);
     let rgba = match cfg.fit {
-        Fit::CenterCrop => image.resize_to_fill(size, size, FilterType::Triangle).to_rgba32f(),
+        Fit::CenterCrop => image
+            .resize_to_fill(size, size, FilterType::Triangle)
+            .to_rgba32f(),
         Fit::Pad => image.resize(size, size, FilterType::Triangle).to_rgba32f(),
     };
     let (w, h) = rgba.dimensions();
     let (x0, y0) = ((size - w) / 2, (size - h) / 2);
     let plane = (size * size) as usize;
     // Padding is the mean colour, i.e. exactly 0 after normalisation.
-    let mut out: Vec<f32> = cfg.mean.iter().flat_map(|&m| std::iter::repeat_n(m, plane)).collect();
+    let mut out: Vec<f32> = cfg
+        .mean
+        .iter()
+        .flat_map(|&m| std::iter::repeat_n(m, plane))
+        .collect();
     for (x, y, px) in rgba.enumerate_pixels() {
         let [r, g, b, a] = px.0;
         let i = ((y + y0) * size + (x + x0)) as usize;

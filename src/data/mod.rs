@@ -71,7 +71,9 @@ impl Presence {
 }
 
 /// Which part of the data a sample belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// Used to fit the model (and to build the vocabulary).
@@ -156,7 +158,11 @@ pub struct Sample {
 impl Sample {
     /// Which modalities this sample has.
     pub fn presence(&self) -> Presence {
-        Presence([self.image.is_some(), self.text.is_some(), self.audio.is_some()])
+        Presence([
+            self.image.is_some(),
+            self.text.is_some(),
+            self.audio.is_some(),
+        ])
     }
 }
 
@@ -227,7 +233,11 @@ impl Dataset {
                 for c in &classes {
                     total.merge(c);
                 }
-                SplitSummary { split, total, classes }
+                SplitSummary {
+                    split,
+                    total,
+                    classes,
+                }
             })
             .collect();
         let f = &self.features;
@@ -338,7 +348,11 @@ pub struct SplitFractions {
 
 impl Default for SplitFractions {
     fn default() -> Self {
-        Self { train: 0.8, val: 0.1, test: 0.1 }
+        Self {
+            train: 0.8,
+            val: 0.1,
+            test: 0.1,
+        }
     }
 }
 

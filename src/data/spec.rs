@@ -32,7 +32,10 @@ impl FromStr for DatasetSpec {
         let Some(rest) = spec.strip_prefix("synthetic") else {
             return Ok(Self::Path(PathBuf::from(spec)));
         };
-        let bad = |reason: String| DatasetError::BadSpec { spec: spec.to_owned(), reason };
+        let bad = |reason: String| DatasetError::BadSpec {
+            spec: spec.to_owned(),
+            reason,
+        };
         let rest = rest.strip_prefix(':').unwrap_or(rest);
         let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
         let preset = if name.is_empty() {
@@ -40,7 +43,10 @@ impl FromStr for DatasetSpec {
         } else {
             Preset::parse(name).ok_or_else(|| {
                 let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
-                bad(format!("unknown preset '{name}'; presets: {}", names.join(", ")))
+                bad(format!(
+                    "unknown preset '{name}'; presets: {}",
+                    names.join(", ")
+                ))
             })?
         };
         let mut cfg = SyntheticConfig::new(preset);
@@ -49,16 +55,21 @@ impl FromStr for DatasetSpec {
                 .split_once('=')
                 .ok_or_else(|| bad(format!("'{pair}' is not knob=value")))?;
             let num = |what: &str| -> Result<f32, DatasetError> {
-                value.trim().parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-                    bad(format!("{key}={value}: expected {what}"))
-                })
+                value
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| bad(format!("{key}={value}: expected {what}")))
             };
             let int = || -> Result<u64, DatasetError> {
-                value.trim().parse::<u64>().map_err(|_| {
-                    bad(format!("{key}={value}: expected a whole number"))
-                })
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("{key}={value}: expected a whole number")))
             };
-            let modality = |prefix: &str| Modality::ALL.iter().find(|m| m.name() == prefix).copied();
+            let modality =
+                |prefix: &str| Modality::ALL.iter().find(|m| m.name() == prefix).copied();
             match key {
                 "samples" => cfg.samples = usize::try_from(int()?).unwrap_or(usize::MAX),
                 "classes" => cfg.classes = usize::try_from(int()?).unwrap_or(usize::MAX),
@@ -70,9 +81,13 @@ impl FromStr for DatasetSpec {
                         .split(',')
                         .map(|p| p.trim().parse::<f32>())
                         .collect::<Result<_, _>>()
-                        .map_err(|_| bad(format!("split={value}: expected TRAIN,VAL,TEST fractions")))?;
+                        .map_err(|_| {
+                            bad(format!("split={value}: expected TRAIN,VAL,TEST fractions"))
+                        })?;
                     let [train, val, test] = parts[..] else {
-                        return Err(bad(format!("split={value}: expected three fractions TRAIN,VAL,TEST")));
+                        return Err(bad(format!(
+                            "split={value}: expected three fractions TRAIN,VAL,TEST"
+                        )));
                     };
                     cfg.split = SplitFractions { train, val, test };
                 }
@@ -84,7 +99,11 @@ impl FromStr for DatasetSpec {
                         cfg.missing[modality(m).map_or(0, Modality::index)] =
                             num("a probability 0–1")?;
                     }
-                    _ => return Err(bad(format!("unknown knob '{key}'; knobs: {SYNTHETIC_KNOBS}"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "unknown knob '{key}'; knobs: {SYNTHETIC_KNOBS}"
+                        )));
+                    }
                 },
             }
         }

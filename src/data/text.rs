@@ -23,7 +23,10 @@ pub struct TextConfig {
 
 impl Default for TextConfig {
     fn default() -> Self {
-        Self { max_len: 32, min_count: 1 }
+        Self {
+            max_len: 32,
+            min_count: 1,
+        }
     }
 }
 
@@ -50,7 +53,11 @@ pub struct Vocab {
 
 impl From<Vec<String>> for Vocab {
     fn from(tokens: Vec<String>) -> Self {
-        let index = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let index = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         Self { tokens, index }
     }
 }
@@ -77,15 +84,21 @@ impl Vocab {
                 *counts.entry(word.as_str()).or_default() += 1;
             }
         }
-        let mut words: Vec<(&str, usize)> =
-            counts.into_iter().filter(|&(_, n)| n >= min_count.max(1)).collect();
+        let mut words: Vec<(&str, usize)> = counts
+            .into_iter()
+            .filter(|&(_, n)| n >= min_count.max(1))
+            .collect();
         words.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         Self::from_tokens(words.into_iter().map(|(w, _)| w.to_owned()).collect())
     }
 
     /// Rebuild from a saved word list (without the two special tokens).
     pub fn from_tokens(words: Vec<String>) -> Self {
-        ["[PAD]".to_owned(), "[UNK]".to_owned()].into_iter().chain(words).collect::<Vec<_>>().into()
+        ["[PAD]".to_owned(), "[UNK]".to_owned()]
+            .into_iter()
+            .chain(words)
+            .collect::<Vec<_>>()
+            .into()
     }
 
     /// Number of ids, the two special tokens included.

@@ -1,7 +1,9 @@
 use std::path::Path;
 
 use fusionlab::data::AudioError;
-use fusionlab::data::audio::{AudioConfig, MelSpectrogram, Waveform, fixed_window, read_wav, resample};
+use fusionlab::data::audio::{
+    AudioConfig, MelSpectrogram, Waveform, fixed_window, read_wav, resample,
+};
 
 use super::common::{temp_dir, write_tone};
 
@@ -14,7 +16,9 @@ fn write_wav(path: &Path, spec: hound::WavSpec, frames: usize, hz: f32) {
                 (hound::SampleFormat::Float, _) => w.write_sample(s).expect("write"),
                 (_, 8) => w.write_sample((s * 127.0) as i8).expect("write"),
                 (_, 16) => w.write_sample((s * 32767.0) as i16).expect("write"),
-                (_, bits) => w.write_sample((s * ((1i64 << (bits - 1)) - 1) as f32) as i32).expect("write"),
+                (_, bits) => w
+                    .write_sample((s * ((1i64 << (bits - 1)) - 1) as f32) as i32)
+                    .expect("write"),
             }
         }
     }
@@ -26,7 +30,11 @@ fn spec(channels: u16, rate: u32, bits: u16, float: bool) -> hound::WavSpec {
         channels,
         sample_rate: rate,
         bits_per_sample: bits,
-        sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
     }
 }
 
@@ -44,14 +52,23 @@ fn peak_band(mel: &[f32], cfg: &AudioConfig) -> usize {
 #[test]
 fn every_integer_and_float_format_reads_at_half_scale() {
     let dir = temp_dir();
-    for (bits, float) in [(8, false), (16, false), (24, false), (32, false), (32, true)] {
+    for (bits, float) in [
+        (8, false),
+        (16, false),
+        (24, false),
+        (32, false),
+        (32, true),
+    ] {
         let path = dir.path().join(format!("tone{bits}{float}.wav"));
         write_wav(&path, spec(1, 8000, bits, float), 800, 250.0);
         let wave = read_wav(&path, 600.0).unwrap_or_else(|e| panic!("{bits}-bit: {e}"));
         assert_eq!(wave.sample_rate, 8000);
         assert_eq!(wave.samples.len(), 800);
         let peak = wave.samples.iter().fold(0f32, |p, s| p.max(s.abs()));
-        assert!((peak - 0.5).abs() < 0.02, "{bits}-bit float={float}: peak {peak}");
+        assert!(
+            (peak - 0.5).abs() < 0.02,
+            "{bits}-bit float={float}: peak {peak}"
+        );
     }
 }
 
@@ -71,20 +88,39 @@ fn stereo_24_bit_44k_works_end_to_end() {
     let hz_to_mel = |f: f32| 2595.0 * (1.0 + f / 700.0).log10();
     let expected = (hz_to_mel(1000.0) / hz_to_mel(8000.0) * 65.0).round() as usize - 1;
     let band = peak_band(&features, &cfg);
-    assert!(band.abs_diff(expected) <= 1, "peak band {band}, expected {expected}");
+    assert!(
+        band.abs_diff(expected) <= 1,
+        "peak band {band}, expected {expected}"
+    );
 }
 
 #[test]
 fn resampling_keeps_pitch_and_duration() {
     let rate = 8000;
-    let samples: Vec<f32> =
-        (0..rate).map(|i| (std::f32::consts::TAU * 440.0 * i as f32 / rate as f32).sin()).collect();
-    let out = resample(&Waveform { samples, sample_rate: rate as u32 }, 16_000, Path::new("x")).expect("resample");
-    assert!((out.len() as i64 - 16_000).abs() < 64, "length {}", out.len());
+    let samples: Vec<f32> = (0..rate)
+        .map(|i| (std::f32::consts::TAU * 440.0 * i as f32 / rate as f32).sin())
+        .collect();
+    let out = resample(
+        &Waveform {
+            samples,
+            sample_rate: rate as u32,
+        },
+        16_000,
+        Path::new("x"),
+    )
+    .expect("resample");
+    assert!(
+        (out.len() as i64 - 16_000).abs() < 64,
+        "length {}",
+        out.len()
+    );
     // Count rising zero crossings in the middle half: 440 per second.
     let mid = &out[4000..12_000];
     let crossings = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-    assert!((218..=222).contains(&crossings), "{crossings} crossings in 0.5 s");
+    assert!(
+        (218..=222).contains(&crossings),
+        "{crossings} crossings in 0.5 s"
+    );
 }
 
 #[test]
@@ -97,14 +133,26 @@ fn fixed_window_pads_short_and_centres_long_clips_on_the_loudest_part() {
     }
     let w = fixed_window(&long, 20);
     assert_eq!(w.len(), 20);
-    assert_eq!(w.iter().filter(|&&s| s == 1.0).count(), 10, "the loud part is inside the window");
+    assert_eq!(
+        w.iter().filter(|&&s| s == 1.0).count(),
+        10,
+        "the loud part is inside the window"
+    );
 }
 
 #[test]
 fn silence_and_short_clips_give_the_floor_and_the_full_shape() {
     let cfg = AudioConfig::default();
     let mel = MelSpectrogram::new(&cfg);
-    let features = mel.features(&Waveform { samples: vec![0.0; 100], sample_rate: 16_000 }, Path::new("s")).expect("mel");
+    let features = mel
+        .features(
+            &Waveform {
+                samples: vec![0.0; 100],
+                sample_rate: 16_000,
+            },
+            Path::new("s"),
+        )
+        .expect("mel");
     assert_eq!(features.len(), cfg.n_mels * cfg.frames());
     let floor = cfg.log_floor.ln();
     assert!(features.iter().all(|&v| (v - floor).abs() < 1e-4));
@@ -136,7 +184,10 @@ fn truncated_data_is_reported() {
 fn empty_wav_is_reported() {
     let dir = temp_dir();
     let path = dir.path().join("empty.wav");
-    hound::WavWriter::create(&path, spec(1, 16_000, 16, false)).expect("create").finalize().expect("fin");
+    hound::WavWriter::create(&path, spec(1, 16_000, 16, false))
+        .expect("create")
+        .finalize()
+        .expect("fin");
     let err = read_wav(&path, 600.0).expect_err("empty");
     assert!(matches!(err, AudioError::Empty { .. }), "{err:?}");
     assert!(err.to_string().contains("empty.wav"), "{err}");
@@ -189,5 +240,8 @@ fn clips_over_ten_minutes_are_refused() {
     write_tone(&path, 1000, 601.0, 100.0);
     let err = read_wav(&path, 600.0).expect_err("long");
     assert!(matches!(err, AudioError::TooLong { .. }), "{err:?}");
-    assert!(err.to_string().contains("long.wav") && err.to_string().contains("600"), "{err}");
+    assert!(
+        err.to_string().contains("long.wav") && err.to_string().contains("600"),
+        "{err}"
+    );
 }

@@ -2,50 +2,101 @@
 
 use std::path::{Path, PathBuf};
 
-/// Nearest-centroid classifier: fit on `train`, return accuracy on `test`.
-pub fn nearest_centroid_accuracy(train: &[(Vec<f32>, usize)], test: &[(Vec<f32>, usize)]) -> f32 {
-    let classes = train.iter().map(|(_, y)| *y + 1).max().unwrap_or(0);
-    let dim = train.first().map_or(0, |(x, _)| x.len());
-    let mut sums = vec![vec![0.0f64; dim]; classes];
-    let mut counts = vec![0usize; classes];
-    for (x, y) in train {
-        counts[*y] += 1;
-        for (s, v) in sums[*y].iter_mut().zip(x) {
-            *s += f64::from(*v);
-        }
-    }
-    for (s, n) in sums.iter_mut().zip(&counts) {
-        for v in s.iter_mut() {
-            *v /= (*n).max(1) as f64;
-        }
-    }
-    let correct = test
-        .iter()
-        .filter(|(x, y)| {
-            let best = (0..classes)
-                .filter(|&c| counts[c] > 0)
-                .min_by(|&a, &b| distance(x, &sums[a]).total_cmp(&distance(x, &sums[b])));
-            best == Some(*y)
+/// Log class posteriors of a k-nearest-neighbour classifier (smoothed votes) for each test row.
+pub fn knn_log_posteriors(
+    train: &[(Vec<f32>, usize)],
+    test: &[Vec<f32>],
+    k: usize,
+    classes: usize,
+) -> Vec<Vec<f64>> {
+    test.iter()
+        .map(|x| {
+            let mut d: Vec<(f32, usize)> = train
+                .iter()
+                .map(|(t, label)| {
+                    (
+                        x.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum(),
+                        *label,
+                    )
+                })
+                .collect();
+            let k = k.clamp(1, d.len().max(1));
+            d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+            let mut votes = vec![0.5f64; classes];
+            for (_, label) in &d[..k] {
+                votes[*label] += 1.0;
+            }
+            let total: f64 = votes.iter().sum();
+            votes.iter().map(|v| (v / total).ln()).collect()
         })
+        .collect()
+}
+
+/// Log class posteriors of multinomial naive Bayes on word counts (Laplace smoothing).
+pub fn naive_bayes_log_posteriors(
+    train: &[(Vec<f32>, usize)],
+    test: &[Vec<f32>],
+    classes: usize,
+) -> Vec<Vec<f64>> {
+    let dim = train.first().map_or(0, |(x, _)| x.len());
+    let mut counts = vec![vec![1.0f64; dim]; classes];
+    let mut priors = vec![1.0f64; classes];
+    for (x, y) in train {
+        priors[*y] += 1.0;
+        for (c, v) in counts[*y].iter_mut().zip(x) {
+            *c += f64::from(*v);
+        }
+    }
+    let log_p: Vec<Vec<f64>> = counts
+        .iter()
+        .map(|c| {
+            let total: f64 = c.iter().sum();
+            c.iter().map(|v| (v / total).ln()).collect()
+        })
+        .collect();
+    test.iter()
+        .map(|x| {
+            let scores: Vec<f64> = (0..classes)
+                .map(|k| {
+                    priors[k].ln()
+                        + x.iter()
+                            .zip(&log_p[k])
+                            .map(|(n, l)| f64::from(*n) * l)
+                            .sum::<f64>()
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let norm = max + scores.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
+            scores.iter().map(|s| s - norm).collect()
+        })
+        .collect()
+}
+
+/// Fraction of rows whose highest score is the true label.
+pub fn accuracy_of(scores: &[Vec<f64>], labels: &[usize]) -> f32 {
+    let correct = scores
+        .iter()
+        .zip(labels)
+        .filter(|(s, y)| (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])) == Some(**y))
         .count();
-    correct as f32 / test.len().max(1) as f32
+    correct as f32 / labels.len().max(1) as f32
 }
 
-fn distance(x: &[f32], c: &[f64]) -> f64 {
-    x.iter().zip(c).map(|(a, b)| (f64::from(*a) - b).powi(2)).sum()
-}
-
-/// Standardise features (per dimension, from the training rows) and scale the block so its total
-/// variance is 1, so blocks of different sizes weigh the same when concatenated.
+/// Centre features (per dimension, from the training rows) and scale the whole block so its
+/// total variance is 1, so blocks of different sizes weigh the same when concatenated.
 pub fn standardise(train: &mut [Vec<f32>], test: &mut [Vec<f32>]) {
     let dim = train.first().map_or(0, Vec::len);
     let n = train.len().max(1) as f32;
-    for d in 0..dim {
-        let mean = train.iter().map(|x| x[d]).sum::<f32>() / n;
-        let var = train.iter().map(|x| (x[d] - mean).powi(2)).sum::<f32>() / n;
-        let scale = 1.0 / ((var + 1e-6).sqrt() * (dim as f32).sqrt());
-        for x in train.iter_mut().chain(test.iter_mut()) {
-            x[d] = (x[d] - mean) * scale;
+    let means: Vec<f32> = (0..dim)
+        .map(|d| train.iter().map(|x| x[d]).sum::<f32>() / n)
+        .collect();
+    let total_var: f32 = (0..dim)
+        .map(|d| train.iter().map(|x| (x[d] - means[d]).powi(2)).sum::<f32>() / n)
+        .sum();
+    let scale = 1.0 / (total_var + 1e-6).sqrt();
+    for x in train.iter_mut().chain(test.iter_mut()) {
+        for (v, m) in x.iter_mut().zip(&means) {
+            *v = (*v - m) * scale;
         }
     }
 }
@@ -74,16 +125,23 @@ pub fn write_tone(path: &Path, rate: u32, seconds: f32, hz: f32) {
 
 /// Write a small RGB PNG.
 pub fn write_png(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
-    image::RgbImage::from_pixel(w, h, image::Rgb(rgb)).save(path).expect("save png");
+    image::RgbImage::from_pixel(w, h, image::Rgb(rgb))
+        .save(path)
+        .expect("save png");
 }
 
 /// The shared real data, if this machine has it.
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
     if p.is_dir() {
         Some(p)
     } else {
-        println!("skipped: {} is absent (real data lives in ../shared/data)", p.display());
+        println!(
+            "skipped: {} is absent (real data lives in ../shared/data)",
+            p.display()
+        );
         None
     }
 }

@@ -7,7 +7,10 @@ use fusionlab::data::{
 use super::common::{shared_data, temp_dir, write_png, write_tone};
 
 fn load(path: &Path, strict: bool) -> Result<fusionlab::data::Dataset, DatasetError> {
-    let options = LoadOptions { strict, ..LoadOptions::default() };
+    let options = LoadOptions {
+        strict,
+        ..LoadOptions::default()
+    };
     load_dataset(&DatasetSpec::Path(path.to_owned()), &options, &Quiet)
 }
 
@@ -46,9 +49,16 @@ fn manifest_reports_every_bad_row_and_loads_the_rest() {
     assert_eq!(ids, ["r2", "r3", "r9"]);
     assert_eq!(d.samples[2].split, Split::Val);
     assert_eq!(d.samples[1].presence().0, [true, true, false]);
-    assert_eq!(d.samples[2].presence().0, [false, false, true], "blank text counts as missing");
-    let got: Vec<(usize, Option<&str>, ProblemKind)> =
-        d.problems.iter().map(|p| (p.line, p.column.as_deref(), p.kind.clone())).collect();
+    assert_eq!(
+        d.samples[2].presence().0,
+        [false, false, true],
+        "blank text counts as missing"
+    );
+    let got: Vec<(usize, Option<&str>, ProblemKind)> = d
+        .problems
+        .iter()
+        .map(|p| (p.line, p.column.as_deref(), p.kind.clone()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -87,9 +97,15 @@ fn missing_label_column_is_an_error_naming_file_and_column() {
     let path = dir.path().join("table.csv");
     std::fs::write(&path, "id,image,audio\nx,a.png,b.wav\n").expect("write");
     let err = load(&path, false).expect_err("no label");
-    assert!(matches!(&err, DatasetError::MissingColumn { column, .. } if column == "label"), "{err:?}");
+    assert!(
+        matches!(&err, DatasetError::MissingColumn { column, .. } if column == "label"),
+        "{err:?}"
+    );
     let text = err.to_string();
-    assert!(text.contains("table.csv") && text.contains("'label'"), "{text}");
+    assert!(
+        text.contains("table.csv") && text.contains("'label'"),
+        "{text}"
+    );
 
     std::fs::write(&path, "id,label\nx,cat\n").expect("write");
     let err = load(&path, false).expect_err("no modality");
@@ -110,14 +126,24 @@ fn a_folder_without_a_table_says_what_to_add() {
 fn huggingface_imagefolder_with_class_folders_and_split_folders() {
     let dir = temp_dir();
     let root = dir.path();
-    for (split, class, n, colour) in [("train", "red", 3, [220, 0, 0]), ("train", "blue", 3, [0, 0, 220]), ("test", "red", 1, [220, 0, 0]), ("test", "blue", 1, [0, 0, 220])] {
+    for (split, class, n, colour) in [
+        ("train", "red", 3, [220, 0, 0]),
+        ("train", "blue", 3, [0, 0, 220]),
+        ("test", "red", 1, [220, 0, 0]),
+        ("test", "blue", 1, [0, 0, 220]),
+    ] {
         std::fs::create_dir_all(root.join(split).join(class)).expect("mkdir");
         for i in 0..n {
             write_png(&root.join(format!("{split}/{class}/{i}.png")), 8, 8, colour);
         }
     }
     let mut csv = String::from("file_name,text\n");
-    for (split, class, n) in [("train", "red", 3), ("train", "blue", 3), ("test", "red", 1), ("test", "blue", 1)] {
+    for (split, class, n) in [
+        ("train", "red", 3),
+        ("train", "blue", 3),
+        ("test", "red", 1),
+        ("test", "blue", 1),
+    ] {
         for i in 0..n {
             csv.push_str(&format!("{split}/{class}/{i}.png,a {class} picture\n"));
         }
@@ -129,7 +155,11 @@ fn huggingface_imagefolder_with_class_folders_and_split_folders() {
     let s = d.summary();
     assert_eq!(s.split(Split::Train).expect("train").total.samples, 6);
     assert_eq!(s.split(Split::Test).expect("test").total.samples, 2);
-    assert!(d.samples.iter().all(|s| s.presence().0 == [true, true, false]));
+    assert!(
+        d.samples
+            .iter()
+            .all(|s| s.presence().0 == [true, true, false])
+    );
 }
 
 #[test]
@@ -138,8 +168,16 @@ fn huggingface_audiofolder_with_label_column_gets_a_stratified_split() {
     let mut csv = String::from("file_name,label\n");
     for i in 0..20 {
         let name = format!("clip{i}.wav");
-        write_tone(&dir.path().join(&name), 16_000, 0.2, 200.0 + 50.0 * (i % 2) as f32);
-        csv.push_str(&format!("{name},{}\n", if i % 2 == 0 { "low" } else { "high" }));
+        write_tone(
+            &dir.path().join(&name),
+            16_000,
+            0.2,
+            200.0 + 50.0 * (i % 2) as f32,
+        );
+        csv.push_str(&format!(
+            "{name},{}\n",
+            if i % 2 == 0 { "low" } else { "high" }
+        ));
     }
     csv.push_str("notes.txt,low\n");
     std::fs::write(dir.path().join("metadata.csv"), csv).expect("write");
@@ -151,15 +189,24 @@ fn huggingface_audiofolder_with_label_column_gets_a_stratified_split() {
     let s = d.summary();
     for split in [Split::Train, Split::Val, Split::Test] {
         let counts = &s.split(split).expect("split").classes;
-        assert_eq!(counts[0].samples, counts[1].samples, "{split:?} is stratified");
+        assert_eq!(
+            counts[0].samples, counts[1].samples,
+            "{split:?} is stratified"
+        );
     }
     assert_eq!(s.split(Split::Train).expect("train").total.samples, 16);
-    assert!(d.samples.iter().all(|s| s.audio.as_ref().is_some_and(|a| a.len() == 64 * 98)));
+    assert!(
+        d.samples
+            .iter()
+            .all(|s| s.audio.as_ref().is_some_and(|a| a.len() == 64 * 98))
+    );
 }
 
 #[test]
 fn avdigits_loads_completely() {
-    let Some(dir) = shared_data("avdigits") else { return };
+    let Some(dir) = shared_data("avdigits") else {
+        return;
+    };
     let d = load(&dir, false).expect("avdigits");
     let s = d.summary();
     assert_eq!(s.classes.len(), 10);

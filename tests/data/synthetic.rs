@@ -1,24 +1,35 @@
-//! The built-in "Shapes & Sounds" presets must have the property each one teaches; a simple
-//! nearest-centroid classifier per modality proves it.
+//! The built-in "Shapes & Sounds" presets must have the property each one teaches. Simple
+//! classifiers prove it: per modality, k-nearest-neighbours (image, audio) or naive Bayes (text);
+//! "additive" combinations multiply the per-modality posteriors (late fusion: evidence adds up
+//! in log space); a joint k-NN on concatenated features can model interactions.
 
 use fusionlab::data::synthetic::{Preset, SyntheticConfig, render_sample};
-use fusionlab::data::{Dataset, DatasetSpec, LoadOptions, Modality, Origin, Quiet, Sample, Split, load_dataset};
+use fusionlab::data::{
+    Dataset, DatasetSpec, LoadOptions, Modality, Origin, Quiet, Sample, Split, load_dataset,
+};
 
-use super::common::{nearest_centroid_accuracy, standardise};
+use super::common::{accuracy_of, knn_log_posteriors, naive_bayes_log_posteriors, standardise};
 
 fn load(spec: &str) -> Dataset {
     let spec: DatasetSpec = spec.parse().expect("spec");
     load_dataset(&spec, &LoadOptions::default(), &Quiet).expect("generate")
 }
 
-/// Features of one modality for the simple classifier: pixels, time-averaged log-mel bands,
-/// bag of words.
+/// Features of one modality for the simple classifiers: the brightest channel of each pixel
+/// (the shape's silhouette whatever its colour), time-averaged log-mel bands, bag of words.
 fn features(d: &Dataset, s: &Sample, m: Modality) -> Option<Vec<f32>> {
     match m {
-        Modality::Image => s.image.clone(),
+        Modality::Image => s.image.as_ref().map(|px| {
+            let plane = px.len() / 3;
+            (0..plane)
+                .map(|i| px[i].max(px[plane + i]).max(px[2 * plane + i]))
+                .collect()
+        }),
         Modality::Audio => s.audio.as_ref().map(|mel| {
             let [bands, frames] = d.features.audio.shape();
-            (0..bands).map(|b| mel[b * frames..(b + 1) * frames].iter().sum::<f32>() / frames as f32).collect()
+            (0..bands)
+                .map(|b| mel[b * frames..(b + 1) * frames].iter().sum::<f32>() / frames as f32)
+                .collect()
         }),
         Modality::Text => s.text.as_ref().map(|t| {
             let mut bag = vec![0.0; d.vocab.len()];
@@ -30,44 +41,92 @@ fn features(d: &Dataset, s: &Sample, m: Modality) -> Option<Vec<f32>> {
     }
 }
 
-/// Rows (features of the given modalities, concatenated after standardising each block).
-fn rows(d: &Dataset, modalities: &[Modality], label: impl Fn(&Sample) -> usize) -> (Vec<(Vec<f32>, usize)>, Vec<(Vec<f32>, usize)>) {
-    let usable: Vec<&Sample> = d
-        .samples
+/// Train and held-out (val + test) samples that have all the given modalities.
+fn partition<'a>(d: &'a Dataset, modalities: &[Modality]) -> (Vec<&'a Sample>, Vec<&'a Sample>) {
+    d.samples
         .iter()
         .filter(|s| modalities.iter().all(|&m| s.presence().has(m)))
-        .collect();
-    let is_train: Vec<bool> = usable.iter().map(|s| s.split == Split::Train).collect();
-    let mut blocks: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = Vec::new();
-    for &m in modalities {
-        let (mut train, mut test) = (Vec::new(), Vec::new());
-        for (s, &t) in usable.iter().zip(&is_train) {
-            let f = features(d, s, m).expect("present");
-            if t { train.push(f) } else { test.push(f) }
-        }
-        standardise(&mut train, &mut test);
-        blocks.push((train, test));
-    }
-    let join = |pick: &dyn Fn(&(Vec<Vec<f32>>, Vec<Vec<f32>>)) -> &Vec<Vec<f32>>, i: usize| -> Vec<f32> {
-        blocks.iter().flat_map(|b| pick(b)[i].iter().copied()).collect()
-    };
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    let (mut i_train, mut i_test) = (0, 0);
-    for (s, &t) in usable.iter().zip(&is_train) {
-        if t {
-            train.push((join(&|b| &b.0, i_train), label(s)));
-            i_train += 1;
-        } else {
-            test.push((join(&|b| &b.1, i_test), label(s)));
-            i_test += 1;
-        }
-    }
-    (train, test)
+        .partition(|s| s.split == Split::Train)
 }
 
+/// Log posteriors of one modality's classifier on the held-out samples.
+fn log_posteriors(
+    d: &Dataset,
+    m: Modality,
+    train: &[&Sample],
+    test: &[&Sample],
+    label: &dyn Fn(&Sample) -> usize,
+    classes: usize,
+) -> Vec<Vec<f64>> {
+    let f = |s: &Sample| features(d, s, m).expect("present");
+    let train: Vec<(Vec<f32>, usize)> = train.iter().map(|s| (f(s), label(s))).collect();
+    let test: Vec<Vec<f32>> = test.iter().map(|s| f(s)).collect();
+    match m {
+        Modality::Text => naive_bayes_log_posteriors(&train, &test, classes),
+        _ => knn_log_posteriors(&train, &test, 15, classes),
+    }
+}
+
+/// Accuracy of the product of per-modality posteriors (a single modality: its own classifier).
 fn accuracy(d: &Dataset, modalities: &[Modality]) -> f32 {
-    let (train, test) = rows(d, modalities, |s| s.label);
-    nearest_centroid_accuracy(&train, &test)
+    attribute_accuracy(d, modalities, &|s: &Sample| s.label, d.classes.len())
+}
+
+fn attribute_accuracy(
+    d: &Dataset,
+    modalities: &[Modality],
+    label: &dyn Fn(&Sample) -> usize,
+    classes: usize,
+) -> f32 {
+    let (train, test) = partition(d, modalities);
+    let mut total = vec![vec![0.0f64; classes]; test.len()];
+    for &m in modalities {
+        for (t, p) in total
+            .iter_mut()
+            .zip(log_posteriors(d, m, &train, &test, label, classes))
+        {
+            for (a, b) in t.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+    }
+    let labels: Vec<usize> = test.iter().map(|s| label(s)).collect();
+    accuracy_of(&total, &labels)
+}
+
+/// k-NN on the concatenation of the modalities' features (each block standardised): a
+/// non-linear classifier that can pick up interactions between modalities.
+fn joint_accuracy(d: &Dataset, modalities: &[Modality]) -> f32 {
+    let (train, test) = partition(d, modalities);
+    let mut train_rows = vec![Vec::new(); train.len()];
+    let mut test_rows = vec![Vec::new(); test.len()];
+    for &m in modalities {
+        let mut a: Vec<Vec<f32>> = train
+            .iter()
+            .map(|s| features(d, s, m).expect("present"))
+            .collect();
+        let mut b: Vec<Vec<f32>> = test
+            .iter()
+            .map(|s| features(d, s, m).expect("present"))
+            .collect();
+        standardise(&mut a, &mut b);
+        for (row, block) in train_rows
+            .iter_mut()
+            .zip(a)
+            .chain(test_rows.iter_mut().zip(b))
+        {
+            row.extend(block);
+        }
+    }
+    let train: Vec<(Vec<f32>, usize)> = train_rows
+        .into_iter()
+        .zip(train.iter().map(|s| s.label))
+        .collect();
+    let labels: Vec<usize> = test.iter().map(|s| s.label).collect();
+    accuracy_of(
+        &knn_log_posteriors(&train, &test_rows, 5, d.classes.len()),
+        &labels,
+    )
 }
 
 #[test]
@@ -79,34 +138,61 @@ fn same_seed_same_data_other_seed_other_data() {
     assert_ne!(a.samples, c.samples);
     assert_eq!(a.samples.len(), 40);
     // Any sample can be regenerated alone.
-    let cfg = SyntheticConfig { samples: 40, ..SyntheticConfig::new(Preset::Redundant) };
-    let Origin::Synthetic { index } = a.samples[17].origin else { panic!("origin") };
+    let cfg = SyntheticConfig {
+        samples: 40,
+        ..SyntheticConfig::new(Preset::Redundant)
+    };
+    let Origin::Synthetic { index } = a.samples[17].origin else {
+        panic!("origin")
+    };
     let r = render_sample(&cfg, &a.features, index);
     assert_eq!(r.label, a.samples[17].label);
-    assert_eq!(r.text.as_deref(), a.samples[17].text.as_ref().map(|t| t.raw.as_str()));
+    assert_eq!(
+        r.text.as_deref(),
+        a.samples[17].text.as_ref().map(|t| t.raw.as_str())
+    );
 }
 
 #[test]
 fn knobs_parse_and_bad_knobs_are_explained() {
-    let DatasetSpec::Synthetic(cfg) = "synthetic:xor?samples=300&classes=3&audio_noise=0.5&missing=0.1&seed=9&split=0.6,0.2,0.2"
-        .parse()
-        .expect("spec")
+    let DatasetSpec::Synthetic(cfg) =
+        "synthetic:xor?samples=300&classes=3&audio_noise=0.5&missing=0.1&seed=9&split=0.6,0.2,0.2"
+            .parse()
+            .expect("spec")
     else {
         panic!("not synthetic")
     };
-    assert_eq!((cfg.preset, cfg.samples, cfg.classes, cfg.seed), (Preset::Xor, 300, 3, 9));
+    assert_eq!(
+        (cfg.preset, cfg.samples, cfg.classes, cfg.seed),
+        (Preset::Xor, 300, 3, 9)
+    );
     assert_eq!(cfg.noise[Modality::Audio.index()], 0.5);
     assert_eq!(cfg.missing, [0.1; 3]);
     assert_eq!(cfg.split.val, 0.2);
     // The spec string reproduces the configuration.
-    assert_eq!(cfg.spec().parse::<DatasetSpec>().expect("respec"), DatasetSpec::Synthetic(cfg));
+    assert_eq!(
+        cfg.spec().parse::<DatasetSpec>().expect("respec"),
+        DatasetSpec::Synthetic(cfg)
+    );
     for (spec, needle) in [
         ("synthetic:nope", "unknown preset 'nope'"),
-        ("synthetic:xor?classes=9", "classes=9 is not allowed for preset xor"),
+        (
+            "synthetic:xor?classes=9",
+            "classes=9 is not allowed for preset xor",
+        ),
         ("synthetic:redundant?volume=11", "unknown knob 'volume'"),
-        ("synthetic:redundant?image_noise=2", "image_noise=2 must be between 0 and 1"),
-        ("synthetic:redundant?samples=lots", "samples=lots: expected a whole number"),
-        ("synthetic:redundant?split=0.5,0.5", "expected three fractions"),
+        (
+            "synthetic:redundant?image_noise=2",
+            "image_noise=2 must be between 0 and 1",
+        ),
+        (
+            "synthetic:redundant?samples=lots",
+            "samples=lots: expected a whole number",
+        ),
+        (
+            "synthetic:redundant?split=0.5,0.5",
+            "expected three fractions",
+        ),
     ] {
         let err = spec.parse::<DatasetSpec>().expect_err(spec).to_string();
         assert!(err.contains(needle), "{spec}: {err}");
@@ -120,9 +206,17 @@ fn splits_are_stratified_and_vocab_comes_from_train() {
     let train = s.split(Split::Train).expect("train");
     assert_eq!(s.samples, 400);
     assert_eq!(train.total.samples, 280);
-    assert!(train.classes.iter().all(|c| c.samples == 70), "{:?}", train.classes);
+    assert!(
+        train.classes.iter().all(|c| c.samples == 70),
+        "{:?}",
+        train.classes
+    );
     assert!(d.vocab.len() > 10);
-    assert!(d.samples.iter().all(|s| s.text.as_ref().is_some_and(|t| !t.ids.is_empty())));
+    assert!(
+        d.samples
+            .iter()
+            .all(|s| s.text.as_ref().is_some_and(|t| !t.ids.is_empty()))
+    );
 }
 
 #[test]
@@ -144,6 +238,7 @@ fn complementary_each_modality_is_capped_all_three_are_needed() {
         // One modality reveals one of three bits: at most 2 of 8 classes → 0.25.
         assert!((0.17..=0.32).contains(&acc), "{}: {acc}", m.name());
     }
+    // Each modality narrows the class to its half, so multiplying the three posteriors works.
     let all = accuracy(&d, &Modality::ALL);
     println!("complementary all: {all:.3}");
     assert!(all >= 0.85, "all three: {all}");
@@ -162,19 +257,31 @@ fn xor_needs_the_interaction_of_image_and_audio() {
         println!("xor {}: {acc:.3}", m.name());
         assert!((acc - chance).abs() < 0.1, "{}: {acc}", m.name());
     }
-    // An additive combination (centroid distance over both) is no better than chance either.
+    // Multiplying the image and audio evidence (an additive combination) is no better…
     let additive = accuracy(&d, &[Modality::Image, Modality::Audio]);
     println!("xor additive image+audio: {additive:.3}");
     assert!((additive - chance).abs() < 0.1, "additive: {additive}");
-    // But each modality does carry its attribute, and their interaction gives the class.
+    // …while a non-linear classifier on both together finds the class,
+    let joint = joint_accuracy(&d, &[Modality::Image, Modality::Audio]);
+    println!("xor joint 5-NN image+audio: {joint:.3}");
+    assert!(joint > 0.85, "joint: {joint}");
+    // because each modality carries its attribute and the class is their interaction.
     let attrs = |s: &Sample| match s.origin {
         Origin::Synthetic { index } => render_sample(&cfg, &d.features, index).attributes,
         Origin::Files { .. } => panic!("synthetic"),
     };
-    let (shape_train, shape_test) = rows(&d, &[Modality::Image], |s| attrs(s).shape);
-    let (pitch_train, pitch_test) = rows(&d, &[Modality::Audio], |s| attrs(s).pitch);
-    let shape_acc = nearest_centroid_accuracy(&shape_train, &shape_test);
-    let pitch_acc = nearest_centroid_accuracy(&pitch_train, &pitch_test);
+    let shape_acc = attribute_accuracy(
+        &d,
+        &[Modality::Image],
+        &|s: &Sample| attrs(s).shape,
+        cfg.classes,
+    );
+    let pitch_acc = attribute_accuracy(
+        &d,
+        &[Modality::Audio],
+        &|s: &Sample| attrs(s).pitch,
+        cfg.classes,
+    );
     println!("xor shape from image {shape_acc:.3}, pitch from audio {pitch_acc:.3}");
     assert!(shape_acc > 0.9 && pitch_acc > 0.9);
 }
@@ -183,11 +290,20 @@ fn xor_needs_the_interaction_of_image_and_audio() {
 fn noisy_image_hides_the_class_in_the_picture_only() {
     let clean = load("synthetic:redundant?samples=600");
     let noisy = load("synthetic:noisy-image?samples=600");
-    let (clean_img, noisy_img) = (accuracy(&clean, &[Modality::Image]), accuracy(&noisy, &[Modality::Image]));
+    let (clean_img, noisy_img) = (
+        accuracy(&clean, &[Modality::Image]),
+        accuracy(&noisy, &[Modality::Image]),
+    );
     println!("image alone: clean {clean_img:.3}, noisy {noisy_img:.3}");
-    assert!(noisy_img < clean_img - 0.2, "noise must hurt the image: {noisy_img} vs {clean_img}");
-    assert!(accuracy(&noisy, &[Modality::Audio]) >= 0.85);
-    assert!(accuracy(&noisy, &[Modality::Text]) >= 0.85);
+    assert!(
+        noisy_img < clean_img - 0.2,
+        "noise must hurt the image: {noisy_img} vs {clean_img}"
+    );
+    for m in [Modality::Audio, Modality::Text] {
+        let acc = accuracy(&noisy, &[m]);
+        println!("noisy-image {}: {acc:.3}", m.name());
+        assert!(acc >= 0.85, "{}: {acc}", m.name());
+    }
 }
 
 #[test]
@@ -197,7 +313,11 @@ fn missing_drops_each_modality_in_about_30_percent_and_keeps_one() {
     for m in Modality::ALL {
         let present: usize = s.splits.iter().map(|x| x.total.present(m)).sum();
         let missing = 1.0 - present as f32 / s.samples as f32;
-        assert!((0.25..=0.35).contains(&missing), "{}: missing {missing}", m.name());
+        assert!(
+            (0.25..=0.35).contains(&missing),
+            "{}: missing {missing}",
+            m.name()
+        );
     }
     assert!(d.samples.iter().all(|s| s.presence().count() >= 1));
     assert!(d.samples.iter().any(|s| s.presence().count() == 1));

@@ -10,7 +10,10 @@ fn normalises_unicode_and_case() {
 #[test]
 fn tokenises_words_and_drops_punctuation() {
     let words = tokenize("A red circle, near the top! It's 3.5cm.").expect("words");
-    assert_eq!(words, ["a", "red", "circle", "near", "the", "top", "it's", "3.5cm"]);
+    assert_eq!(
+        words,
+        ["a", "red", "circle", "near", "the", "top", "it's", "3.5cm"]
+    );
 }
 
 #[test]
@@ -36,7 +39,12 @@ fn vocab_counts_orders_and_maps_unknowns() {
     let ids = vocab.encode(&tokenize("a red circle").expect("words"), 32);
     assert_eq!(ids, [2, UNK, 3]);
     // Truncation.
-    assert_eq!(vocab.encode(&tokenize("a a a a a").expect("words"), 3).len(), 3);
+    assert_eq!(
+        vocab
+            .encode(&tokenize("a a a a a").expect("words"), 3)
+            .len(),
+        3
+    );
     // Round trip through JSON keeps ids.
     let json = serde_json::to_string(&vocab).expect("json");
     let back: Vocab = serde_json::from_str(&json).expect("parse");

@@ -35,8 +35,13 @@ pub enum Preset {
 
 impl Preset {
     /// All presets, in menu order.
-    pub const ALL: [Self; 5] =
-        [Self::Redundant, Self::Complementary, Self::Xor, Self::NoisyImage, Self::Missing];
+    pub const ALL: [Self; 5] = [
+        Self::Redundant,
+        Self::Complementary,
+        Self::Xor,
+        Self::NoisyImage,
+        Self::Missing,
+    ];
 
     /// The name used in `synthetic:<name>`.
     pub fn name(self) -> &'static str {
@@ -137,7 +142,11 @@ impl SyntheticConfig {
             noise,
             missing,
             seed: 42,
-            split: SplitFractions { train: 0.7, val: 0.15, test: 0.15 },
+            split: SplitFractions {
+                train: 0.7,
+                val: 0.15,
+                test: 0.15,
+            },
         }
     }
 
@@ -159,7 +168,10 @@ impl SyntheticConfig {
                 self.samples, self.classes
             ));
         }
-        for (m, (n, p)) in super::Modality::ALL.iter().zip(self.noise.iter().zip(&self.missing)) {
+        for (m, (n, p)) in super::Modality::ALL
+            .iter()
+            .zip(self.noise.iter().zip(&self.missing))
+        {
             if !(0.0..=1.0).contains(n) {
                 return Err(format!("{}_noise={n} must be between 0 and 1", m.name()));
             }
@@ -168,7 +180,11 @@ impl SyntheticConfig {
             }
         }
         let s = self.split;
-        if [s.train, s.val, s.test].iter().any(|f| !(0.0..=1.0).contains(f)) || s.train <= 0.0 {
+        if [s.train, s.val, s.test]
+            .iter()
+            .any(|f| !(0.0..=1.0).contains(f))
+            || s.train <= 0.0
+        {
             return Err("split fractions must be between 0 and 1 and train must be > 0".into());
         }
         Ok(())
@@ -193,7 +209,11 @@ impl SyntheticConfig {
         knob("seed", self.seed.to_string(), d.seed.to_string());
         for m in super::Modality::ALL {
             let i = m.index();
-            knob(&format!("{}_noise", m.name()), self.noise[i].to_string(), d.noise[i].to_string());
+            knob(
+                &format!("{}_noise", m.name()),
+                self.noise[i].to_string(),
+                d.noise[i].to_string(),
+            );
             knob(
                 &format!("{}_missing", m.name()),
                 self.missing[i].to_string(),
@@ -206,7 +226,11 @@ impl SyntheticConfig {
             format!("{},{},{}", s.train, s.val, s.test),
             format!("{},{},{}", d.split.train, d.split.val, d.split.test),
         );
-        let query = if knobs.is_empty() { String::new() } else { format!("?{}", knobs.join("&")) };
+        let query = if knobs.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", knobs.join("&"))
+        };
         format!("synthetic:{}{query}", self.preset.name())
     }
 }
@@ -235,7 +259,11 @@ fn sample_rng(seed: u64, index: usize) -> ChaCha8Rng {
 }
 
 /// Generate sample `index` of a configuration (deterministic).
-pub fn render_sample(cfg: &SyntheticConfig, features: &FeatureConfig, index: usize) -> RenderedSample {
+pub fn render_sample(
+    cfg: &SyntheticConfig,
+    features: &FeatureConfig,
+    index: usize,
+) -> RenderedSample {
     let mut rng = sample_rng(cfg.seed, index);
     let label = index % cfg.classes.max(1);
     let attributes = render::attributes(cfg.preset, cfg.classes, label, &mut rng);
@@ -245,13 +273,24 @@ pub fn render_sample(cfg: &SyntheticConfig, features: &FeatureConfig, index: usi
         present[rng.random_range(0..3)] = true;
     }
     let image = present[0].then(|| {
-        render::image(&attributes, features.image.size as usize, cfg.noise[0], &mut rng)
+        render::image(
+            &attributes,
+            features.image.size as usize,
+            cfg.noise[0],
+            &mut rng,
+        )
     });
-    let text = present[1].then(|| render::sentence(cfg.preset, &attributes, cfg.noise[1], &mut rng));
-    let audio = present[2].then(|| {
-        render::sound(&attributes, &features.audio, cfg.noise[2], &mut rng)
-    });
-    RenderedSample { label, attributes, image, text, audio }
+    let text =
+        present[1].then(|| render::sentence(cfg.preset, &attributes, cfg.noise[1], &mut rng));
+    let audio =
+        present[2].then(|| render::sound(&attributes, &features.audio, cfg.noise[2], &mut rng));
+    RenderedSample {
+        label,
+        attributes,
+        image,
+        text,
+        audio,
+    }
 }
 
 /// Generate a whole dataset: render, preprocess (in parallel), split, build the vocabulary.
@@ -260,8 +299,10 @@ pub fn generate(
     features: &FeatureConfig,
     observer: &dyn LoadObserver,
 ) -> Result<Dataset, DatasetError> {
-    cfg.validate()
-        .map_err(|reason| DatasetError::BadSpec { spec: cfg.spec(), reason })?;
+    cfg.validate().map_err(|reason| DatasetError::BadSpec {
+        spec: cfg.spec(),
+        reason,
+    })?;
     let mel = MelSpectrogram::new(&features.audio);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let samples: Vec<Option<Sample>> = (0..cfg.samples)
@@ -276,7 +317,11 @@ pub fn generate(
                 px
             });
             let text = r.text.and_then(|raw| {
-                tokenize(&raw).map(|words| TextInput { raw, words, ids: Vec::new() })
+                tokenize(&raw).map(|words| TextInput {
+                    raw,
+                    words,
+                    ids: Vec::new(),
+                })
             });
             let audio = r.audio.map(|wave| mel.compute(&wave));
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -294,10 +339,15 @@ pub fn generate(
             })
         })
         .collect();
-    let mut samples: Vec<Sample> =
-        samples.into_iter().collect::<Option<_>>().ok_or(DatasetError::Cancelled)?;
+    let mut samples: Vec<Sample> = samples
+        .into_iter()
+        .collect::<Option<_>>()
+        .ok_or(DatasetError::Cancelled)?;
     let labels: Vec<usize> = samples.iter().map(|s| s.label).collect();
-    for (s, split) in samples.iter_mut().zip(stratified_splits(&labels, cfg.split, cfg.seed)) {
+    for (s, split) in samples
+        .iter_mut()
+        .zip(stratified_splits(&labels, cfg.split, cfg.seed))
+    {
         s.split = split;
     }
     let mut dataset = Dataset {

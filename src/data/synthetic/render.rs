@@ -9,15 +9,17 @@ use super::Preset;
 use crate::data::audio::AudioConfig;
 
 /// Shape names (the image attribute), with the synonyms sentences use.
+/// Shape names (the image attribute), with the synonyms sentences use. The first ones have the
+/// most distinct silhouettes, since presets with few classes use only those.
 pub const SHAPES: [(&str, &[&str]); 8] = [
     ("circle", &["circle", "disc", "round blob"]),
-    ("square", &["square", "box", "block"]),
-    ("triangle", &["triangle", "wedge", "pyramid"]),
     ("cross", &["cross", "plus sign", "crosshair"]),
+    ("triangle", &["triangle", "wedge", "pyramid"]),
+    ("square", &["square", "box", "block"]),
     ("diamond", &["diamond", "rhombus", "lozenge"]),
     ("ring", &["ring", "hoop", "donut"]),
     ("bar", &["bar", "stick", "pillar"]),
-    ("frame", &["frame", "hollow square", "outline"]),
+    ("frame", &["frame", "outline", "border"]),
 ];
 
 /// Colour names and RGB values (0..1); never part of the class.
@@ -32,9 +34,17 @@ pub const COLOURS: [(&str, [f32; 3]); 7] = [
 ];
 
 const SIZES: [&str; 3] = ["small", "medium", "large"];
-const PLACES: [&str; 6] =
-    ["on the left", "on the right", "near the top", "at the bottom", "in the middle", "over there"];
-const FILLERS: [&str; 8] = ["maybe", "really", "quite", "today", "again", "here", "just", "honestly"];
+const PLACES: [&str; 6] = [
+    "on the left",
+    "on the right",
+    "near the top",
+    "at the bottom",
+    "in the middle",
+    "over there",
+];
+const FILLERS: [&str; 8] = [
+    "maybe", "really", "quite", "today", "again", "here", "just", "honestly",
+];
 const SLOW: [&str; 4] = ["slowly", "gently", "lazily", "calmly"];
 const QUICK: [&str; 4] = ["quickly", "rapidly", "swiftly", "briskly"];
 const TIMBRES: [&str; 4] = ["pure", "hollow", "buzzy", "bright"];
@@ -64,7 +74,12 @@ pub struct Attributes {
 }
 
 /// Draw the attributes of a sample of class `label`.
-pub fn attributes(preset: Preset, classes: usize, label: usize, rng: &mut ChaCha8Rng) -> Attributes {
+pub fn attributes(
+    preset: Preset,
+    classes: usize,
+    label: usize,
+    rng: &mut ChaCha8Rng,
+) -> Attributes {
     let mut a = Attributes {
         shape: rng.random_range(0..SHAPES.len()),
         colour: rng.random_range(0..COLOURS.len()),
@@ -106,8 +121,14 @@ pub fn class_names(preset: Preset, classes: usize) -> Vec<String> {
             })
             .collect(),
         Preset::Xor if classes == 2 => vec!["match".into(), "mismatch".into()],
-        Preset::Xor => (0..classes).map(|c| format!("shape+pitch≡{c} (mod {classes})")).collect(),
-        _ => SHAPES.iter().take(classes).map(|(name, _)| (*name).to_owned()).collect(),
+        Preset::Xor => (0..classes)
+            .map(|c| format!("shape+pitch≡{c} (mod {classes})"))
+            .collect(),
+        _ => SHAPES
+            .iter()
+            .take(classes)
+            .map(|(name, _)| (*name).to_owned())
+            .collect(),
     }
 }
 
@@ -115,26 +136,26 @@ pub fn class_names(preset: Preset, classes: usize) -> Vec<String> {
 fn inside(shape: usize, dx: f32, dy: f32) -> bool {
     let (ax, ay) = (dx.abs(), dy.abs());
     let r = (dx * dx + dy * dy).sqrt();
-    match shape {
-        0 => r <= 1.0,
-        1 => ax.max(ay) <= 0.8,
-        2 => dy <= 0.8 && ax <= 0.95 * (dy + 0.9) / 1.7,
-        3 => (ax <= 0.3 && ay <= 0.95) || (ay <= 0.3 && ax <= 0.95),
-        4 => ax + ay <= 1.05,
-        5 => (0.55..=1.0).contains(&r),
-        6 => ax <= 0.28 && ay <= 0.95,
+    match SHAPES.get(shape).map_or("", |s| s.0) {
+        "circle" => r <= 1.0,
+        "cross" => (ax <= 0.3 && ay <= 0.95) || (ay <= 0.3 && ax <= 0.95),
+        "triangle" => dy <= 0.8 && ax <= 0.95 * (dy + 0.9) / 1.7,
+        "square" => ax.max(ay) <= 0.8,
+        "diamond" => ax + ay <= 1.05,
+        "ring" => (0.55..=1.0).contains(&r),
+        "bar" => ax <= 0.28 && ay <= 0.95,
         _ => (0.52..=0.85).contains(&ax.max(ay)),
     }
 }
 
 /// An RGB image in 0..1, `3 × size × size` (CHW).
 pub fn image(a: &Attributes, size: usize, noise: f32, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let radius = [0.5, 0.62, 0.75][a.size] * rng.random_range(0.92..1.08);
-    let (cx, cy) = (rng.random_range(-0.15..0.15), rng.random_range(-0.15..0.15));
+    let radius = [0.56, 0.66, 0.76][a.size] * rng.random_range(0.97..1.03);
+    let (cx, cy) = (rng.random_range(-0.08..0.08), rng.random_range(-0.08..0.08));
     let colour = COLOURS[a.colour].1;
     let background = rng.random_range(0.05..0.3f32);
     let contrast = 1.0 - 0.65 * noise;
-    let sigma = 0.03 + 0.7 * noise;
+    let sigma = 0.02 + 0.6 * noise;
     let plane = size * size;
     let mut px = vec![0.0f32; 3 * plane];
     let step = 2.0 / size as f32;
@@ -151,7 +172,9 @@ pub fn image(a: &Attributes, size: usize, noise: f32, rng: &mut ChaCha8Rng) -> V
             }
             let alpha = cover * contrast;
             for c in 0..3 {
-                let value = background * (1.0 - alpha) + colour[c] * alpha + sigma * rng.sample::<f32, _>(StandardNormal);
+                let value = background * (1.0 - alpha)
+                    + colour[c] * alpha
+                    + sigma * rng.sample::<f32, _>(StandardNormal);
                 px[c * plane + y * size + x] = value.clamp(0.0, 1.0);
             }
         }
@@ -165,16 +188,30 @@ pub fn sentence(preset: Preset, a: &Attributes, noise: f32, rng: &mut ChaCha8Rng
     let size = SIZES[a.size];
     let place = *PLACES.choose(rng).unwrap_or(&"here");
     let filler = *FILLERS.choose(rng).unwrap_or(&"just");
-    // The key phrase is the part that carries the class; noise may drop it.
-    let key: String = match preset {
+    // The key word carries the class. Noise swaps it for a random one of the same kind
+    // (quadratic, so mild noise stays mild) and replaces other words by distractors.
+    let pick =
+        |words: &[&'static str], rng: &mut ChaCha8Rng| *words.choose(rng).unwrap_or(&"thing");
+    let swap = preset != Preset::Xor && rng.random::<f32>() < 0.6 * noise * noise;
+    let key = match preset {
         Preset::Complementary => {
-            let words: &[&str] = if a.speed == 0 { &SLOW } else { &QUICK };
-            (*words.choose(rng).unwrap_or(&"slowly")).to_owned()
+            let fast = if swap {
+                rng.random_range(0..2)
+            } else {
+                a.speed
+            };
+            pick(if fast == 0 { &SLOW } else { &QUICK }, rng)
         }
-        Preset::Xor => "object".to_owned(),
-        _ => (*SHAPES[a.shape].1.choose(rng).unwrap_or(&SHAPES[a.shape].0)).to_owned(),
+        Preset::Xor => "object",
+        _ => {
+            let shape = if swap {
+                rng.random_range(0..SHAPES.len())
+            } else {
+                a.shape
+            };
+            pick(SHAPES[shape].1, rng)
+        }
     };
-    let key = if preset != Preset::Xor && rng.random::<f32>() < 0.35 * noise { "thing".into() } else { key };
     let text = match preset {
         Preset::Complementary => match rng.random_range(0..3) {
             0 => format!("the {colour} thing moves {key} {place}"),
@@ -189,19 +226,17 @@ pub fn sentence(preset: Preset, a: &Attributes, noise: f32, rng: &mut ChaCha8Rng
             _ => format!("this {key} is {colour} and {size}"),
         },
     };
-    // Word-level corruption: replace words by random words of the whole lexicon.
-    let lexicon: Vec<&str> = SHAPES
+    let distractors: Vec<&str> = COLOURS
         .iter()
-        .flat_map(|(_, syn)| syn.iter().copied())
-        .chain(COLOURS.iter().map(|c| c.0))
+        .map(|c| c.0)
         .chain(FILLERS)
-        .chain(SLOW)
-        .chain(QUICK)
+        .chain(SIZES)
         .collect();
     text.split(' ')
         .map(|w| {
-            if rng.random::<f32>() < 0.3 * noise {
-                *lexicon.choose(rng).unwrap_or(&w)
+            let is_key = key.split(' ').any(|k| k == w);
+            if !is_key && rng.random::<f32>() < 0.3 * noise {
+                pick(&distractors, rng)
             } else {
                 w
             }
@@ -226,11 +261,16 @@ pub fn sound(a: &Attributes, cfg: &AudioConfig, noise: f32, rng: &mut ChaCha8Rng
     let beep = rng.random_range(0.16..0.26f32);
     let gap = ((total - beep * a.beeps as f32) / (a.beeps as f32 + 1.0)).max(0.02);
     let sigma = 0.01 + 0.35 * noise;
-    let mut out: Vec<f32> = (0..len).map(|_| sigma * rng.sample::<f32, _>(StandardNormal)).collect();
+    let mut out: Vec<f32> = (0..len)
+        .map(|_| sigma * rng.sample::<f32, _>(StandardNormal))
+        .collect();
     let phase = rng.random_range(0.0..std::f32::consts::TAU);
     for b in 0..a.beeps {
         let start = gap + b as f32 * (beep + gap) + rng.random_range(-0.02..0.02);
-        let (s0, s1) = (((start * sr) as usize).min(len), (((start + beep) * sr) as usize).min(len));
+        let (s0, s1) = (
+            ((start * sr) as usize).min(len),
+            (((start + beep) * sr) as usize).min(len),
+        );
         for (i, sample) in out.iter_mut().enumerate().take(s1).skip(s0) {
             let t = (i - s0) as f32 / sr;
             let envelope = (t / 0.01).min(1.0) * ((beep - t) / 0.03).clamp(0.0, 1.0);
@@ -238,7 +278,9 @@ pub fn sound(a: &Attributes, cfg: &AudioConfig, noise: f32, rng: &mut ChaCha8Rng
                 .iter()
                 .enumerate()
                 .filter(|&(k, _)| f0 * (k as f32 + 1.0) < sr / 2.0)
-                .map(|(k, amp)| amp * (std::f32::consts::TAU * f0 * (k as f32 + 1.0) * t + phase).sin())
+                .map(|(k, amp)| {
+                    amp * (std::f32::consts::TAU * f0 * (k as f32 + 1.0) * t + phase).sin()
+                })
                 .sum();
             *sample += 0.4 * envelope * tone;
         }
