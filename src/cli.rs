@@ -6,10 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::data::{
-    DatasetSpec, LoadObserver, LoadOptions, Modality, Split, Summary, load_dataset,
-    synthetic::Preset,
-};
+use crate::data::{DatasetSpec, LoadObserver, LoadOptions, Modality, Split, Summary, load_dataset};
 
 /// Explore multimodal fusion models. With no subcommand, opens the app.
 #[derive(Debug, Parser)]
@@ -158,11 +155,7 @@ pub fn render_summary(s: &Summary, spec: &DatasetSpec) -> String {
     if let DatasetSpec::Path(p) = spec {
         let _ = writeln!(out, "source    {}", p.display());
     }
-    if let DatasetSpec::Synthetic(cfg) = spec {
-        if let Some(p) = Preset::ALL.iter().find(|p| **p == cfg.preset) {
-            let _ = writeln!(out, "about     {}", p.explanation());
-        }
-    }
+    let _ = writeln!(out, "about     {}", s.description);
     let _ = writeln!(
         out,
         "classes   {}: {}",

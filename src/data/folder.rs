@@ -168,7 +168,14 @@ fn read_table(
             ));
         }
     }
-    let base = file.parent().unwrap_or(Path::new("."));
+    let table = Table {
+        file,
+        header: &header,
+        cols,
+        layout,
+        base: file.parent().unwrap_or(Path::new(".")),
+        folder_split,
+    };
     for record in reader.byte_records() {
         let record = match record {
             Ok(r) => r,
@@ -199,16 +206,7 @@ fn read_table(
             ));
             continue;
         }
-        match parse_row(
-            file,
-            &record,
-            &header,
-            &cols,
-            layout,
-            base,
-            folder_split,
-            line,
-        ) {
+        match parse_row(&table, &record, line) {
             Ok(row) => rows.push(row),
             Err((column, kind, message)) => {
                 problems.push(problem(file, line, Some(column), kind, message));
@@ -231,16 +229,25 @@ struct Columns {
 
 type RowError = (String, ProblemKind, String);
 
-fn parse_row(
-    table: &Path,
-    record: &csv::ByteRecord,
-    header: &[String],
-    cols: &Columns,
+/// What every row of one table shares.
+struct Table<'a> {
+    file: &'a Path,
+    header: &'a [String],
+    cols: Columns,
     layout: Layout,
-    base: &Path,
+    base: &'a Path,
     folder_split: Option<Split>,
-    line: usize,
-) -> Result<Row, RowError> {
+}
+
+fn parse_row(t: &Table<'_>, record: &csv::ByteRecord, line: usize) -> Result<Row, RowError> {
+    let Table {
+        file: table,
+        header,
+        cols,
+        layout,
+        base,
+        folder_split,
+    } = *t;
     let field = |index: Option<usize>| -> Result<Option<String>, RowError> {
         let Some(i) = index else { return Ok(None) };
         let bytes = record.get(i).unwrap_or_default();
@@ -430,7 +437,7 @@ fn build(
             }
             let result = decode_row(row, &class_index, options, &mel, &row.table);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if n % 32 == 0 || n == total {
+            if n.is_multiple_of(32) || n == total {
                 observer.progress(n, total);
             }
             Some(result)

@@ -51,11 +51,6 @@ impl Default for ImageConfig {
 }
 
 impl ImageConfig {
-    /// Number of f32 values in one preprocessed image.
-    pub fn len(&self) -> usize {
-        3 * self.size as usize * self.size as usize
-    }
-
     /// The tensor shape of one preprocessed image, `[3, size, size]`.
     pub fn shape(&self) -> [usize; 3] {
         [3, self.size as usize, self.size as usize]

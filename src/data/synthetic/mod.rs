@@ -325,7 +325,7 @@ pub fn generate(
             });
             let audio = r.audio.map(|wave| mel.compute(&wave));
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 64 == 0 || n == cfg.samples {
+            if n.is_multiple_of(64) || n == cfg.samples {
                 observer.progress(n, cfg.samples);
             }
             Some(Sample {
