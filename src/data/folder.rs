@@ -52,19 +52,24 @@ pub fn load(
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let name;
-    if meta.is_dir() {
+    let tables = if meta.is_dir() {
         name = dir_name(path);
-        let tables = find_tables(path)?;
-        for (table, split) in tables {
-            read_table(&table, split, &mut rows, &mut problems)?;
-        }
+        find_tables(path)?
     } else {
         name = path
             .file_stem()
             .map_or_else(|| "dataset".into(), |s| s.to_string_lossy().into_owned());
-        read_table(path, None, &mut rows, &mut problems)?;
+        vec![(path.to_owned(), None)]
+    };
+    for (table, split) in &tables {
+        read_table(table, *split, &mut rows, &mut problems)?;
     }
-    build(name, path, rows, problems, options, observer)
+    let listed: Vec<String> = tables
+        .iter()
+        .map(|(t, _)| t.display().to_string())
+        .collect();
+    let description = format!("Files listed in {}", listed.join(", "));
+    build(name, description, path, rows, problems, options, observer)
 }
 
 fn dir_name(path: &Path) -> String {
@@ -389,6 +394,7 @@ fn class_order(labels: BTreeSet<String>) -> Vec<String> {
 /// Decode every row's files in parallel and assemble the dataset.
 fn build(
     name: String,
+    description: String,
     source: &Path,
     rows: Vec<Row>,
     mut problems: Vec<Problem>,
@@ -472,7 +478,7 @@ fn build(
     }
     let mut dataset = Dataset {
         name,
-        description: format!("Files listed in {}", source.display()),
+        description,
         classes,
         samples,
         vocab: Default::default(),

@@ -69,10 +69,11 @@ impl Preset {
                  modalities and how little it loses when one is masked."
             }
             Self::Complementary => {
-                "Complementary: the class has three parts — the shape (circle or square) is only in \
+                "Complementary: the class has three parts — the shape (circle or cross) is only in \
                  the picture, the speed (slow or quick) only in the sentence, and the pitch (low or \
                  high) only in the sound. Each modality alone can do no better than 1 in 4; a model \
-                 must combine all three. Late fusion, which votes per modality, struggles here."
+                 must combine all three, and masking any one modality halves the best possible \
+                 accuracy."
             }
             Self::Xor => {
                 "XOR: the class depends on how the picture's shape and the sound's pitch relate \
