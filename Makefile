@@ -27,4 +27,4 @@ test: deps-test ## Build and run the whole suite, headless
 	$(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
 bench: deps-run ## Run the criterion benchmarks (real-data ones need ../shared/data)
-	$(CARGO) bench --locked
+	$(CARGO) bench --locked --benches

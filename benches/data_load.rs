@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use fusionlab::data::{DatasetSpec, LoadOptions, Quiet, load_dataset};
 
 fn bench_loading(c: &mut Criterion) {
