@@ -334,3 +334,43 @@ fn every_preset_has_an_explanation_and_class_names() {
         assert!(d.samples.iter().all(|s| s.label < d.classes.len()));
     }
 }
+
+/// Reports progress and cancels once half the samples are done.
+struct CancelHalfway {
+    seen: std::sync::Mutex<Vec<(usize, usize)>>,
+}
+
+impl fusionlab::data::LoadObserver for CancelHalfway {
+    fn progress(&self, done: usize, total: usize) {
+        self.seen.lock().expect("lock").push((done, total));
+    }
+    fn cancelled(&self) -> bool {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|&(done, total)| done * 2 >= total)
+    }
+}
+
+#[test]
+fn loads_report_progress_and_can_be_cancelled() {
+    let spec: DatasetSpec = "synthetic:redundant?samples=2000".parse().expect("spec");
+    let observer = CancelHalfway {
+        seen: Default::default(),
+    };
+    let result = load_dataset(&spec, &LoadOptions::default(), &observer);
+    assert!(
+        matches!(result, Err(fusionlab::data::DatasetError::Cancelled)),
+        "{result:?}"
+    );
+    let seen = observer.seen.lock().expect("lock");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|&(d, t)| d <= t && t == 2000),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|&(d, _)| d < 2000),
+        "stopped before the end"
+    );
+}
