@@ -11,6 +11,7 @@ fn bench_loading(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
     group
         .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(20));
     let avdigits = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/avdigits");
     if avdigits.is_dir() {

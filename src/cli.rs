@@ -124,19 +124,13 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
     let progress = CliProgress::new("loading");
     let result = load_dataset(&spec, &options, &progress);
     progress.finish();
-    let dataset = match result {
-        Err(crate::data::DatasetError::Strict(problems)) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            anyhow::bail!(
-                "{} bad rows in {} (strict mode)",
-                problems.len(),
-                args.dataset
-            );
+    if let Err(err) = &result {
+        // The error message names the first bad row; list them all.
+        for p in err.problems() {
+            eprintln!("{p}");
         }
-        other => other.with_context(|| format!("loading dataset {}", args.dataset))?,
-    };
+    }
+    let dataset = result.with_context(|| format!("loading dataset {}", args.dataset))?;
     let summary = dataset.summary();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

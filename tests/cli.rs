@@ -107,6 +107,21 @@ fn bad_input_exits_non_zero_with_the_reason_on_stderr() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("row 4") && err.contains("strict"), "{err}");
+
+    // Not strict, but no row is usable: every bad row is listed, with what to do.
+    std::fs::write(
+        dir.path().join("manifest.csv"),
+        "label,image\ncat,a.png\ndog,b.png\n",
+    )
+    .expect("write");
+    let out = fusionlab(&["data", "info", dir.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("row 2") && err.contains("row 3") && err.contains("a.png not found"),
+        "{err}"
+    );
+    assert!(err.contains("no usable samples (2 bad rows"), "{err}");
 }
 
 #[test]

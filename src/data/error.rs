@@ -221,12 +221,17 @@ pub enum DatasetError {
         reason: String,
     },
     /// Every row was bad, or there were none.
-    #[error("{file}: no usable samples ({problems} bad rows); see the problems listed above")]
+    #[error(
+        "{file}: no usable samples ({} bad rows{}); fix the rows listed, or add rows with a label \
+         and at least one of image, audio, text",
+        problems.len(),
+        problems.first().map(|p| format!("; the first: {p}")).unwrap_or_default()
+    )]
     NoSamples {
         /// The table.
         file: PathBuf,
-        /// Number of bad rows.
-        problems: usize,
+        /// Every bad row.
+        problems: Vec<Problem>,
     },
     /// `--strict` and at least one bad row.
     #[error("{} bad rows (strict mode); the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
@@ -242,4 +247,14 @@ pub enum DatasetError {
     /// The user cancelled the load.
     #[error("loading was cancelled")]
     Cancelled,
+}
+
+impl DatasetError {
+    /// The bad rows behind this error (strict mode, or no usable sample), for listing them all.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Self::Strict(problems) | Self::NoSamples { problems, .. } => problems,
+            _ => &[],
+        }
+    }
 }

@@ -463,7 +463,7 @@ fn build(
     if samples.is_empty() {
         return Err(DatasetError::NoSamples {
             file: source.to_owned(),
-            problems: problems.len(),
+            problems,
         });
     }
     if !given_splits {
