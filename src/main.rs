@@ -2,15 +2,18 @@
 
 use clap::Parser as _;
 use fusionlab::app::FusionApp;
-use fusionlab::cli::{Cli, Command, run_data};
+use fusionlab::cli::{Cli, Command, run_data, run_model_command};
 use fusionlab::data::DatasetSpec;
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        None | Some(Command::App) => run_app(&cli.dataset),
+        None | Some(Command::App) => {
+            run_app(cli.dataset.as_deref().unwrap_or("synthetic:redundant"))
+        }
         Some(Command::Data { command }) => run_data(command),
+        Some(command) => run_model_command(command, cli.dataset.as_deref()),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

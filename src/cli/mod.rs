@@ -1,4 +1,9 @@
-//! The command line: `fusionlab` opens the app; `fusionlab data info` describes a dataset.
+//! The command line: `fusionlab` opens the app; `fusionlab data info` describes a dataset;
+//! `train`, `eval`, `predict` and `compare` drive the same background worker as the app.
+
+mod model;
+
+pub use model::{CompareArgs, EvalArgs, PredictArgs, TrainArgs, run_model_command};
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +17,10 @@ use crate::data::{DatasetSpec, LoadObserver, LoadOptions, Modality, Split, Summa
 #[derive(Debug, Parser)]
 #[command(name = "fusionlab", version, about, after_help = DATASET_HELP)]
 pub struct Cli {
-    /// Dataset the app opens with (see DATASETS below).
-    #[arg(long, global = true, default_value = "synthetic:redundant")]
-    pub dataset: String,
+    /// Dataset to open, train or evaluate on (see DATASETS below) [default: synthetic:redundant;
+    /// for `eval`, the model's own dataset].
+    #[arg(long, global = true)]
+    pub dataset: Option<String>,
     /// What to do; none opens the app window.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -34,6 +40,14 @@ const DATASET_HELP: &str = "DATASETS:
 pub enum Command {
     /// Open the app window (the default).
     App,
+    /// Train a model and optionally save it to models/NAME.
+    Train(TrainArgs),
+    /// Evaluate a saved model: metrics table and confusion matrix.
+    Eval(EvalArgs),
+    /// Predict one input (any of --image, --text, --audio) with a saved model.
+    Predict(PredictArgs),
+    /// Train several fusion methods on one dataset and print one table.
+    Compare(CompareArgs),
     /// Inspect datasets.
     Data {
         /// What to do with the data.

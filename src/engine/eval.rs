@@ -1,0 +1,358 @@
+//! Evaluation (metrics plus per-sample results) and single predictions.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{D, Tensor};
+
+use super::metrics::{Metrics, classification};
+use super::{Batcher, EngineError};
+use crate::data::audio::{MelSpectrogram, Waveform};
+use crate::data::{FeatureConfig, Origin, Sample, Split, TextInput, image, text};
+use crate::model::checkpoint::LoadedModel;
+use crate::model::{FusionModel, WeightKind};
+
+const EVAL_BATCH: usize = 128;
+
+/// What the model made of one sample.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SampleResult {
+    /// The sample's id.
+    pub id: String,
+    /// True class.
+    pub label: usize,
+    /// Predicted class.
+    pub predicted: usize,
+    /// Class probabilities.
+    pub probs: Vec<f32>,
+    /// Modality weights (sum to 1 over present modalities).
+    pub weights: [f32; 3],
+    /// Which modalities the sample had.
+    pub present: [bool; 3],
+    /// Per-modality embeddings (zeros when absent).
+    pub embeddings: [Vec<f32>; 3],
+    /// Fused embedding.
+    pub fused: Vec<f32>,
+    /// Where each encoder looked: image positions (row-major square), words, audio frames.
+    pub attention: [Vec<f32>; 3],
+}
+
+/// Metrics and, when asked, per-sample results.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Evaluation {
+    /// Scores.
+    pub metrics: Metrics,
+    /// Where the weights come from.
+    pub weight_kind: WeightKind,
+    /// One entry per evaluated sample, in input order (empty unless detailed).
+    pub samples: Vec<SampleResult>,
+}
+
+fn rows(t: &Tensor) -> Result<Vec<Vec<f32>>, EngineError> {
+    Ok(t.to_vec2::<f32>()?)
+}
+
+/// Evaluate `samples`. Returns `None` when `cancelled` turned true (checked every batch).
+/// `detailed` keeps per-sample results (probabilities, weights, embeddings, attention).
+pub fn evaluate(
+    model: &FusionModel,
+    batcher: &Batcher<'_>,
+    samples: &[&Sample],
+    classes: usize,
+    detailed: bool,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Option<Evaluation>, EngineError> {
+    let mut labels = Vec::with_capacity(samples.len());
+    let mut predicted = Vec::with_capacity(samples.len());
+    let mut loss_sum = 0f64;
+    let mut weight_sum = [0f64; 3];
+    let mut only = [(0usize, 0usize); 3]; // (correct, total) per modality
+    let mut results = Vec::new();
+    for chunk in samples.chunks(EVAL_BATCH) {
+        if cancelled() {
+            return Ok(None);
+        }
+        let batch = batcher.batch(chunk, None)?;
+        let enc = model.encode(&batch)?;
+        let out = model.forward_encoded(&enc, &batch.present, true)?;
+        if let Some(l) = &batch.labels {
+            let loss = candle_nn::loss::cross_entropy(&out.logits, l)?.to_scalar::<f32>()?;
+            loss_sum += f64::from(loss) * chunk.len() as f64;
+        }
+        let pred: Vec<usize> = out
+            .logits
+            .argmax(D::Minus1)?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|p| p as usize)
+            .collect();
+        let weights = match &out.weights {
+            Some(w) => rows(w)?,
+            None => vec![vec![0.0; 3]; chunk.len()],
+        };
+        for w in &weights {
+            for m in 0..3 {
+                weight_sum[m] += f64::from(w[m]);
+            }
+        }
+        for (m, slot) in only.iter_mut().enumerate() {
+            if !chunk.iter().any(|s| s.presence().0[m]) {
+                continue;
+            }
+            let mut keep = [false; 3];
+            keep[m] = true;
+            let logits = model.fuse_masked(&enc, &batch.present, keep)?;
+            let p = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            for (s, &p) in chunk.iter().zip(&p) {
+                if s.presence().0[m] {
+                    slot.1 += 1;
+                    slot.0 += usize::from(p as usize == s.label);
+                }
+            }
+        }
+        if detailed {
+            let probs = rows(&candle_nn::ops::softmax(&out.logits, D::Minus1)?)?;
+            let emb = [
+                rows(&out.embeddings[0])?,
+                rows(&out.embeddings[1])?,
+                rows(&out.embeddings[2])?,
+            ];
+            let fused = rows(&out.fused)?;
+            let att = [
+                rows(&out.attention[0])?,
+                rows(&out.attention[1])?,
+                rows(&out.attention[2])?,
+            ];
+            for (i, s) in chunk.iter().enumerate() {
+                let words = s
+                    .text
+                    .as_ref()
+                    .map_or(0, |t| t.words.len().min(batcher.config.max_tokens));
+                results.push(SampleResult {
+                    id: s.id.clone(),
+                    label: s.label,
+                    predicted: pred[i],
+                    probs: probs[i].clone(),
+                    weights: [weights[i][0], weights[i][1], weights[i][2]],
+                    present: s.presence().0,
+                    embeddings: [emb[0][i].clone(), emb[1][i].clone(), emb[2][i].clone()],
+                    fused: fused[i].clone(),
+                    attention: [
+                        att[0][i].clone(),
+                        att[1][i].iter().take(words).copied().collect(),
+                        att[2][i].clone(),
+                    ],
+                });
+            }
+        }
+        labels.extend(chunk.iter().map(|s| s.label));
+        predicted.extend(pred);
+    }
+    let mut metrics = classification(&labels, &predicted, classes);
+    let n = samples.len().max(1) as f64;
+    metrics.loss = (loss_sum / n) as f32;
+    metrics.mean_weights = weight_sum.map(|w| (w / n) as f32);
+    metrics.modality_only = only.map(|(c, t)| (t > 0).then(|| c as f32 / t as f32));
+    Ok(Some(Evaluation {
+        metrics,
+        weight_kind: model.config().fusion.weight_kind(),
+        samples: results,
+    }))
+}
+
+/// An image given to `predict`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImageInput {
+    /// A file to decode.
+    File(PathBuf),
+    /// 8-bit RGB pixels, row-major.
+    Rgb {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// `width × height × 3` bytes.
+        pixels: Vec<u8>,
+    },
+}
+
+/// A sound given to `predict`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AudioInput {
+    /// A WAV file.
+    File(PathBuf),
+    /// Mono samples in −1..1 (a recording).
+    Samples {
+        /// Samples per second.
+        sample_rate: u32,
+        /// The samples.
+        samples: Vec<f32>,
+    },
+}
+
+/// Raw inputs for one prediction; any subset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawInput {
+    /// Picture.
+    pub image: Option<ImageInput>,
+    /// Sentence (empty or blank counts as absent).
+    pub text: Option<String>,
+    /// Sound.
+    pub audio: Option<AudioInput>,
+}
+
+/// Decode and preprocess raw inputs exactly as the training data was.
+pub fn prepare_input(raw: &RawInput, features: &FeatureConfig) -> Result<Sample, EngineError> {
+    let bad = |e: String| EngineError::Data(e);
+    let image = match &raw.image {
+        None => None,
+        Some(ImageInput::File(path)) => Some(
+            image::load_image(path, &features.image)
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?,
+        ),
+        Some(ImageInput::Rgb {
+            width,
+            height,
+            pixels,
+        }) => {
+            let img =
+                ::image::RgbImage::from_raw(*width, *height, pixels.clone()).ok_or_else(|| {
+                    bad(format!(
+                        "image buffer has {} bytes, expected {width}×{height}×3",
+                        pixels.len()
+                    ))
+                })?;
+            Some(image::preprocess(
+                &::image::DynamicImage::ImageRgb8(img),
+                &features.image,
+            ))
+        }
+    };
+    let text = raw
+        .text
+        .as_deref()
+        .and_then(text::tokenize)
+        .map(|words| TextInput {
+            raw: raw.text.clone().unwrap_or_default(),
+            ids: Vec::new(),
+            words,
+        });
+    let mel = MelSpectrogram::new(&features.audio);
+    let audio = match &raw.audio {
+        None => None,
+        Some(AudioInput::File(path)) => Some(
+            mel.features_from_file(path)
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?,
+        ),
+        Some(AudioInput::Samples {
+            sample_rate,
+            samples,
+        }) => {
+            if samples.is_empty() {
+                return Err(bad(
+                    "the recording is empty; record again (check the microphone level)".into(),
+                ));
+            }
+            let wave = Waveform {
+                samples: samples.clone(),
+                sample_rate: *sample_rate,
+            };
+            Some(
+                mel.features(&wave, Path::new("recording"))
+                    .map_err(|e| bad(format!("recording: {e}")))?,
+            )
+        }
+    };
+    if image.is_none() && text.is_none() && audio.is_none() {
+        return Err(bad(
+            "nothing to predict from: give an image, some text (not only spaces or punctuation) or a sound".into(),
+        ));
+    }
+    Ok(Sample {
+        id: "input".to_owned(),
+        label: 0,
+        split: Split::Test,
+        image,
+        text,
+        audio,
+        origin: Origin::Files {
+            image: None,
+            audio: None,
+        },
+    })
+}
+
+/// One prediction with everything needed to explain it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prediction {
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Best class.
+    pub predicted: usize,
+    /// Probabilities per class.
+    pub probs: Vec<f32>,
+    /// Modality weights.
+    pub weights: [f32; 3],
+    /// `native` or `shapley`.
+    pub weight_kind: WeightKind,
+    /// Which modalities were given.
+    pub present: [bool; 3],
+    /// The words the model read (unknown words shown as `[UNK]`).
+    pub words: Vec<String>,
+    /// Where each encoder looked: image (square grid, row-major), words, audio frames.
+    pub attention: [Vec<f32>; 3],
+    /// Side of the image attention grid.
+    pub image_grid: usize,
+    /// Milliseconds of audio per frame of the audio attention.
+    pub frame_ms: f32,
+}
+
+/// Predict one prepared sample.
+pub fn predict(
+    loaded: &LoadedModel,
+    sample: &Sample,
+    device: &candle_core::Device,
+) -> Result<Prediction, EngineError> {
+    let batcher = Batcher {
+        config: loaded.model.config(),
+        vocab: &loaded.card.vocab,
+        device,
+    };
+    let k = loaded.card.classes.len();
+    let eval = evaluate(&loaded.model, &batcher, &[sample], k, true, &|| false)?
+        .ok_or_else(|| EngineError::Data("prediction was interrupted".into()))?;
+    let r = eval
+        .samples
+        .into_iter()
+        .next()
+        .ok_or_else(|| EngineError::Data("no prediction came back".into()))?;
+    let cfg = loaded.model.config();
+    let words = sample.text.as_ref().map_or_else(Vec::new, |t| {
+        loaded
+            .card
+            .vocab
+            .encode(&t.words, cfg.max_tokens)
+            .iter()
+            .zip(&t.words)
+            .map(|(&id, w)| {
+                if id == text::UNK {
+                    format!("{w} [UNK]")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect()
+    });
+    let hop = loaded.card.features.audio.hop_ms;
+    Ok(Prediction {
+        classes: loaded.card.classes.clone(),
+        predicted: r.predicted,
+        probs: r.probs,
+        weights: r.weights,
+        weight_kind: eval.weight_kind,
+        present: r.present,
+        words,
+        attention: r.attention,
+        image_grid: cfg.image_size / 4,
+        frame_ms: hop * 4.0,
+    })
+}

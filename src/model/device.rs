@@ -1,0 +1,84 @@
+//! Choosing where the network runs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::Device;
+
+/// The device asked for on the command line or in the app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A GPU when the binary was built with one and it works, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// CUDA device 0 (needs `--features cuda`).
+    Cuda,
+    /// The Metal device (needs `--features metal`).
+    Metal,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            "metal" => Ok(Self::Metal),
+            other => Err(format!(
+                "unknown device '{other}'; choose auto, cpu, cuda or metal"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Metal => "metal",
+        })
+    }
+}
+
+/// Open the chosen device. Asking for a backend this binary was built without is an error
+/// that says how to build with it; `Auto` falls back to the CPU.
+pub fn open(choice: DeviceChoice) -> Result<Device, String> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda if !cfg!(feature = "cuda") => Err(
+            "this fusionlab was built without CUDA; rebuild with `cargo build --release --features cuda` or use --device cpu".to_owned(),
+        ),
+        DeviceChoice::Metal if !cfg!(feature = "metal") => Err(
+            "this fusionlab was built without Metal; rebuild with `cargo build --release --features metal` or use --device cpu".to_owned(),
+        ),
+        DeviceChoice::Cuda => Device::new_cuda(0).map_err(|e| format!("cannot open CUDA device 0: {e}")),
+        DeviceChoice::Metal => Device::new_metal(0).map_err(|e| format!("cannot open the Metal device: {e}")),
+        DeviceChoice::Auto => {
+            if cfg!(feature = "cuda")
+                && let Ok(device) = Device::new_cuda(0) {
+                    return Ok(device);
+                }
+            if cfg!(feature = "metal")
+                && let Ok(device) = Device::new_metal(0) {
+                    return Ok(device);
+                }
+            Ok(Device::Cpu)
+        }
+    }
+}
+
+/// A short human name: `cpu`, `cuda:0`, `metal`.
+pub fn label(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_owned(),
+        Device::Cuda(_) => "cuda:0".to_owned(),
+        Device::Metal(_) => "metal".to_owned(),
+    }
+}

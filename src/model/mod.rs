@@ -1,0 +1,501 @@
+//! The multimodal network: three encoders joined by a chosen fusion method (candle only; no
+//! egui, no worker). [`FusionModel::forward`] returns logits, embeddings, the modality weights
+//! and each encoder's attention map.
+
+pub mod checkpoint;
+pub mod device;
+mod encoders;
+mod fusion;
+pub mod layers;
+mod params;
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{D, DType, Device, Result, Tensor};
+
+pub use encoders::Encoded;
+pub use params::ParamStore;
+
+/// How the modalities are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    /// Concatenate the embeddings (zeros + presence flags for absent ones), then an MLP.
+    Early,
+    /// One classifier per modality; their class distributions mixed with learned weights.
+    Late,
+    /// Gated multimodal unit for three modalities: a softmax gate per hidden unit.
+    Gated,
+    /// Attention over modalities: `α = softmax(wᵀ tanh(W z_m))` over the present ones.
+    Attention,
+    /// Tensor fusion: the outer product of `[z_m; 1]`.
+    Tensor,
+    /// Low-rank multimodal fusion: a rank-r factorisation of the tensor fusion weights.
+    #[serde(rename = "lowrank")]
+    LowRank,
+    /// A transformer over all tokens of all modalities with a [CLS] token.
+    #[serde(rename = "crossmodal")]
+    CrossModal,
+}
+
+impl FusionKind {
+    /// Every method, in teaching order.
+    pub const ALL: [Self; 7] = [
+        Self::Early,
+        Self::Late,
+        Self::Gated,
+        Self::Attention,
+        Self::Tensor,
+        Self::LowRank,
+        Self::CrossModal,
+    ];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Early => "early",
+            Self::Late => "late",
+            Self::Gated => "gated",
+            Self::Attention => "attention",
+            Self::Tensor => "tensor",
+            Self::LowRank => "lowrank",
+            Self::CrossModal => "crossmodal",
+        }
+    }
+
+    /// Whether the method has its own per-sample modality weights (else Shapley values are used).
+    pub fn weight_kind(self) -> WeightKind {
+        match self {
+            Self::Early | Self::Tensor | Self::LowRank => WeightKind::Shapley,
+            _ => WeightKind::Native,
+        }
+    }
+
+    /// One sentence for people learning what the method does.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Early => {
+                "Concatenates the three embeddings (zeros plus a presence flag for a missing one) and lets an MLP find any interaction."
+            }
+            Self::Late => {
+                "Each modality votes with its own classifier; the votes are mixed with one learned weight per modality, so interactions between modalities cannot be learned."
+            }
+            Self::Gated => {
+                "A gate per hidden unit decides, for each sample, how much of each modality flows through."
+            }
+            Self::Attention => {
+                "Scores each modality's embedding and takes a softmax-weighted average: the weights say directly how much each modality counted."
+            }
+            Self::Tensor => {
+                "Multiplies [z; 1] of the modalities together (outer product), so every cross-modal interaction gets its own weight."
+            }
+            Self::LowRank => {
+                "Tensor fusion with its huge weight tensor factorised into a few rank-one pieces: interactions at a fraction of the cost."
+            }
+            Self::CrossModal => {
+                "A transformer in which every image patch, word and audio frame can attend to every other; a [CLS] token gathers the answer."
+            }
+        }
+    }
+}
+
+impl fmt::Display for FusionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FusionKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim().to_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s || (s == "low-rank" && *k == Self::LowRank))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown fusion method '{s}'; choose one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Where modality weights come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightKind {
+    /// Read off the method itself (attention, gates, late weights, [CLS] attention).
+    Native,
+    /// Exact Shapley values over the modalities, computed by masking (normalised |φ|).
+    Shapley,
+}
+
+impl WeightKind {
+    /// `native` or `shapley`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Shapley => "shapley",
+        }
+    }
+}
+
+/// The text encoder body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextEncoderKind {
+    /// Bidirectional GRU.
+    Gru,
+    /// One transformer encoder layer with learned positions.
+    Transformer,
+}
+
+impl FromStr for TextEncoderKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "gru" => Ok(Self::Gru),
+            "transformer" => Ok(Self::Transformer),
+            other => Err(format!(
+                "unknown text encoder '{other}'; choose gru or transformer"
+            )),
+        }
+    }
+}
+
+/// Everything needed to rebuild the network's graph.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Fusion method.
+    pub fusion: FusionKind,
+    /// Text encoder body.
+    pub text_encoder: TextEncoderKind,
+    /// Number of classes.
+    pub classes: usize,
+    /// Vocabulary size (ids ≥ this are invalid).
+    pub vocab_size: usize,
+    /// Width of every modality embedding and token.
+    pub embed_dim: usize,
+    /// Width of the fused hidden layer.
+    pub hidden: usize,
+    /// Image side (pixels); must be a multiple of 4.
+    pub image_size: usize,
+    /// Image CNN widths before the last (embedding-wide) convolution.
+    pub image_channels: [usize; 2],
+    /// Log-mel bands; must be a multiple of 8.
+    pub mel_bins: usize,
+    /// Log-mel frames per clip (the model uses the first multiple of 4).
+    pub frames: usize,
+    /// Audio CNN widths.
+    pub audio_channels: [usize; 3],
+    /// Maximum text length in tokens.
+    pub max_tokens: usize,
+    /// Attention heads (text transformer and cross-modal transformer).
+    pub heads: usize,
+    /// Cross-modal transformer layers.
+    pub layers: usize,
+    /// Per-modality width inside tensor fusion (the product has `(t+1)³` entries).
+    pub tensor_dim: usize,
+    /// Rank of low-rank fusion.
+    pub rank: usize,
+}
+
+impl ModelConfig {
+    /// Defaults for a dataset with `classes` classes and `vocab_size` words.
+    pub fn new(fusion: FusionKind, classes: usize, vocab_size: usize) -> Self {
+        Self {
+            fusion,
+            text_encoder: TextEncoderKind::Gru,
+            classes,
+            vocab_size,
+            embed_dim: 64,
+            hidden: 64,
+            image_size: 32,
+            image_channels: [16, 32],
+            mel_bins: 64,
+            frames: 98,
+            audio_channels: [16, 32, 32],
+            max_tokens: 32,
+            heads: 4,
+            layers: 1,
+            tensor_dim: 8,
+            rank: 4,
+        }
+    }
+
+    /// Check the sizes fit together; the message names the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let checks: [(bool, String); 7] = [
+            (
+                self.classes >= 2,
+                format!("classes is {}, need at least 2", self.classes),
+            ),
+            (
+                self.image_size >= 4 && self.image_size.is_multiple_of(4),
+                format!("image_size is {}, need a multiple of 4", self.image_size),
+            ),
+            (
+                self.mel_bins >= 8 && self.mel_bins.is_multiple_of(8),
+                format!("mel_bins is {}, need a multiple of 8", self.mel_bins),
+            ),
+            (
+                self.frames >= 4,
+                format!("frames is {}, need at least 4", self.frames),
+            ),
+            (
+                self.embed_dim >= 4
+                    && self.embed_dim.is_multiple_of(2)
+                    && self.embed_dim.is_multiple_of(self.heads.max(1)),
+                format!(
+                    "embed_dim is {}, need an even width divisible by heads ({})",
+                    self.embed_dim, self.heads
+                ),
+            ),
+            (self.max_tokens >= 1, "max_tokens is 0".to_owned()),
+            (
+                self.hidden >= 1 && self.tensor_dim >= 1 && self.rank >= 1 && self.layers >= 1,
+                "hidden, tensor_dim, rank and layers must be at least 1".to_owned(),
+            ),
+        ];
+        match checks.into_iter().find(|(ok, _)| !ok) {
+            Some((_, msg)) => Err(msg),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One mini-batch on the model's device. Absent inputs are zeros and `present` is 0 for them.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `B × 3 × S × S`.
+    pub image: Tensor,
+    /// `B × L` u32 ids (0 = padding), `L ≥ 1`.
+    pub text_ids: Tensor,
+    /// `B × L` 0/1.
+    pub text_mask: Tensor,
+    /// `B × mels × frames`.
+    pub audio: Tensor,
+    /// `B × 3` 0/1 in [`crate::data::Modality`] order (image, text, audio).
+    pub present: Tensor,
+    /// `B` u32 class indices, when known.
+    pub labels: Option<Tensor>,
+}
+
+/// Everything the network computes for a batch.
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// Class scores `B × K` (pass through softmax for probabilities).
+    pub logits: Tensor,
+    /// Per-modality embeddings, `B × D` each (zero where absent).
+    pub embeddings: [Tensor; 3],
+    /// The fused representation `B × F`.
+    pub fused: Tensor,
+    /// Modality weights `B × 3` (rows sum to 1 over present modalities, 0 where absent), when
+    /// computed.
+    pub weights: Option<Tensor>,
+    /// Where each encoder looked, `B × N_m` (image positions, words, audio frames).
+    pub attention: [Tensor; 3],
+}
+
+/// The whole network.
+#[derive(Debug)]
+pub struct FusionModel {
+    config: ModelConfig,
+    image: encoders::ImageEncoder,
+    text: encoders::TextEncoder,
+    audio: encoders::AudioEncoder,
+    fusion: fusion::Fusion,
+}
+
+/// Shapley weights: `|φ_m| / Σ|φ|`, or uniform over the present modalities when every φ is 0.
+/// `values[s]` is the value of the coalition whose bit m is set when modality m is in it.
+pub fn shapley_weights(values: &[f32; 8], present: [bool; 3]) -> [f32; 3] {
+    let mut phi = [0f32; 3];
+    for (m, slot) in phi.iter_mut().enumerate() {
+        for s in 0..8usize {
+            if s & (1 << m) != 0 {
+                continue;
+            }
+            let size = s.count_ones();
+            // |S|!(n−|S|−1)!/n! for n = 3: sizes 0, 1, 2 → 1/3, 1/6, 1/3.
+            let w = match size {
+                0 | 2 => 1.0 / 3.0,
+                _ => 1.0 / 6.0,
+            };
+            *slot += w * (values[s | (1 << m)] - values[s]);
+        }
+    }
+    let mut out = [0f32; 3];
+    let total: f32 = phi
+        .iter()
+        .zip(present)
+        .filter(|(_, p)| *p)
+        .map(|(v, _)| v.abs())
+        .sum();
+    let count = present.iter().filter(|&&p| p).count().max(1) as f32;
+    for m in 0..3 {
+        if present[m] {
+            out[m] = if total > 1e-12 {
+                phi[m].abs() / total
+            } else {
+                1.0 / count
+            };
+        }
+    }
+    out
+}
+
+impl FusionModel {
+    /// Create the network's parameters in `store` (or reuse those already there).
+    pub fn new(config: &ModelConfig, store: &ParamStore, device: &Device) -> Result<Self> {
+        config.validate().map_err(candle_core::Error::Msg)?;
+        let vb = store.builder(device);
+        Ok(Self {
+            config: config.clone(),
+            image: encoders::ImageEncoder::new(config, vb.pp("image"))?,
+            text: encoders::TextEncoder::new(config, vb.pp("text"))?,
+            audio: encoders::AudioEncoder::new(config, vb.pp("audio"))?,
+            fusion: fusion::Fusion::new(config, vb.pp("fusion"))?,
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Run the encoders. An encoder whose modality is absent from the whole batch is skipped
+    /// (its outputs are zeros), which saves most of the time on datasets without text, say.
+    pub fn encode(&self, batch: &Batch) -> Result<[Encoded; 3]> {
+        let present = batch.present.to_vec2::<f32>()?;
+        let any = |m: usize| present.iter().any(|row| row[m] > 0.0);
+        let column = |m: usize| batch.present.narrow(1, m, 1)?.squeeze(1);
+        let b = present.len();
+        let d = self.config.embed_dim;
+        let dev = batch.present.device();
+        let empty = |n: usize| -> Result<Encoded> {
+            Ok(Encoded {
+                tokens: Tensor::zeros((b, n, d), DType::F32, dev)?,
+                mask: Tensor::zeros((b, n), DType::F32, dev)?,
+                embedding: Tensor::zeros((b, d), DType::F32, dev)?,
+                attention: Tensor::zeros((b, n), DType::F32, dev)?,
+            })
+        };
+        let side = self.config.image_size / 4;
+        let image = if any(0) {
+            self.image.forward(&batch.image, &column(0)?)?
+        } else {
+            empty(side * side)?
+        };
+        let text = if any(1) {
+            let mask = batch
+                .text_mask
+                .broadcast_mul(&batch.present.narrow(1, 1, 1)?)?;
+            self.text.forward(&batch.text_ids, &mask)?
+        } else {
+            empty(batch.text_ids.dim(1)?)?
+        };
+        let audio = if any(2) {
+            self.audio.forward(&batch.audio, &column(2)?)?
+        } else {
+            empty(self.config.frames / 4)?
+        };
+        Ok([image, text, audio])
+    }
+
+    /// Full forward pass. With `explain`, methods without native weights get Shapley weights
+    /// (eight extra fusion passes on the same encodings; the encoders run once).
+    pub fn forward(&self, batch: &Batch, explain: bool) -> Result<ModelOutput> {
+        let enc = self.encode(batch)?;
+        self.forward_encoded(&enc, &batch.present, explain)
+    }
+
+    /// The fusion part of [`FusionModel::forward`], on encodings from [`FusionModel::encode`].
+    pub fn forward_encoded(
+        &self,
+        enc: &[Encoded; 3],
+        present: &Tensor,
+        explain: bool,
+    ) -> Result<ModelOutput> {
+        let fused = self.fusion.forward(enc, present)?;
+        let weights = match (fused.weights.clone(), explain) {
+            (Some(w), _) => Some(w),
+            (None, true) => Some(self.shapley(enc, present, &fused.logits)?),
+            (None, false) => None,
+        };
+        let attention = match fused.token_attention {
+            Some(maps) => maps,
+            None => [
+                enc[0].attention.clone(),
+                enc[1].attention.clone(),
+                enc[2].attention.clone(),
+            ],
+        };
+        Ok(ModelOutput {
+            logits: fused.logits,
+            embeddings: [
+                enc[0].embedding.clone(),
+                enc[1].embedding.clone(),
+                enc[2].embedding.clone(),
+            ],
+            fused: fused.fused,
+            weights,
+            attention,
+        })
+    }
+
+    /// Logits with only the modalities in `keep` (a further mask on `present`), reusing encodings.
+    pub fn fuse_masked(
+        &self,
+        enc: &[Encoded; 3],
+        present: &Tensor,
+        keep: [bool; 3],
+    ) -> Result<Tensor> {
+        let keep = Tensor::new(
+            &[keep.map(|k| if k { 1f32 } else { 0.0 })],
+            present.device(),
+        )?;
+        let mask = present.broadcast_mul(&keep)?;
+        let masked: Vec<Encoded> = enc
+            .iter()
+            .enumerate()
+            .map(|(m, e)| {
+                let col = mask.narrow(1, m, 1)?;
+                Ok(Encoded {
+                    tokens: e.tokens.clone(),
+                    mask: e.mask.clone(),
+                    embedding: e.embedding.broadcast_mul(&col)?,
+                    attention: e.attention.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let masked: [Encoded; 3] = [masked[0].clone(), masked[1].clone(), masked[2].clone()];
+        Ok(self.fusion.forward(&masked, &mask)?.logits)
+    }
+
+    fn shapley(&self, enc: &[Encoded; 3], present: &Tensor, logits: &Tensor) -> Result<Tensor> {
+        let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+        let presence = present.to_vec2::<f32>()?;
+        let mut values = vec![[0f32; 8]; predicted.len()];
+        for s in 0..8usize {
+            let keep = [s & 1 != 0, s & 2 != 0, s & 4 != 0];
+            let probs = candle_nn::ops::softmax(&self.fuse_masked(enc, present, keep)?, D::Minus1)?
+                .to_vec2::<f32>()?;
+            for ((row, &p), value) in probs.iter().zip(&predicted).zip(values.iter_mut()) {
+                value[s] = row.get(p as usize).copied().unwrap_or(0.0);
+            }
+        }
+        let rows: Vec<f32> = values
+            .iter()
+            .zip(&presence)
+            .flat_map(|(v, p)| shapley_weights(v, [p[0] > 0.0, p[1] > 0.0, p[2] > 0.0]))
+            .collect();
+        Tensor::from_vec(rows, (predicted.len(), 3), present.device())
+    }
+}

@@ -1,0 +1,322 @@
+//! The worker loop: owns the device, the current model and a cached dataset; every error
+//! becomes exactly one `Failed` event and the loop goes on.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use candle_core::Device;
+
+use super::protocol::{Command, Event, TrainingSummary};
+use super::{CancelToken, EventSender};
+use crate::data::{Dataset, DatasetSpec, LoadObserver, LoadOptions, Sample, Split, load_dataset};
+use crate::engine::{
+    self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
+};
+use crate::model::checkpoint::{self, LoadedModel};
+use crate::model::device;
+
+struct State {
+    device: Device,
+    model: Option<LoadedModel>,
+    dataset: Option<(String, LoadOptions, Dataset)>,
+}
+
+struct Observer<'a> {
+    events: &'a EventSender,
+    cancel: &'a CancelToken,
+    what: String,
+}
+
+impl LoadObserver for Observer<'_> {
+    fn progress(&self, done: usize, total: usize) {
+        self.events.send(Event::Loading {
+            what: self.what.clone(),
+            done,
+            total,
+        });
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+impl TrainObserver for Observer<'_> {
+    fn progress(&self, progress: &Progress) {
+        self.events.send(Event::Progress(progress.clone()));
+    }
+    fn epoch(&self, report: &EpochReport) {
+        self.events.send(Event::Epoch(Box::new(report.clone())));
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+pub(super) fn run(commands: &mpsc::Receiver<Command>, events: &EventSender, cancel: &CancelToken) {
+    let device = device::open(device::DeviceChoice::Auto).unwrap_or(Device::Cpu);
+    let mut state = State {
+        device,
+        model: None,
+        dataset: None,
+    };
+    while let Ok(cmd) = commands.recv() {
+        let result = match cmd {
+            Command::Shutdown => break,
+            Command::Cancel => Ok(()),
+            Command::Train {
+                dataset,
+                load,
+                config,
+            } => train(&mut state, &dataset, &load, &config, events, cancel)
+                .map_err(|e| ("Training", e)),
+            Command::Evaluate {
+                request_id,
+                dataset,
+                load,
+                split,
+            } => evaluate(
+                &mut state, request_id, &dataset, &load, split, events, cancel,
+            )
+            .map_err(|e| ("Evaluating", e)),
+            Command::Predict { request_id, input } => predict(&state, &input)
+                .map(|prediction| {
+                    events.send(Event::Prediction {
+                        request_id,
+                        prediction: Box::new(prediction),
+                    })
+                })
+                .map_err(|e| ("Predicting", e)),
+            Command::Save { dir } => save(&mut state, &dir)
+                .map(|()| events.send(Event::Saved(dir)))
+                .map_err(|e| ("Saving the model", e)),
+            Command::Load { dir } => checkpoint::load(&dir, &state.device)
+                .map(|loaded| {
+                    let card = Box::new(loaded.card.clone());
+                    state.model = Some(loaded);
+                    events.send(Event::Loaded { dir, card });
+                })
+                .map_err(|e| ("Loading the model", e.to_string())),
+        };
+        if let Err((context, message)) = result {
+            events.send(Event::Failed {
+                context: context.to_owned(),
+                message,
+            });
+        }
+    }
+}
+
+/// Load a dataset, reusing the cached one when the spec and options are the same.
+fn dataset<'s>(
+    state: &'s mut State,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<Option<&'s Dataset>, String> {
+    let key = spec.to_string();
+    let cached = matches!(&state.dataset, Some((k, o, _)) if *k == key && o == load);
+    if !cached {
+        state.dataset = None;
+        let observer = Observer {
+            events,
+            cancel,
+            what: key.clone(),
+        };
+        let throttled = Throttled::new(&observer);
+        let dataset = match load_dataset(spec, load, &throttled) {
+            Ok(d) => d,
+            Err(crate::data::DatasetError::Cancelled) => {
+                events.send(Event::Cancelled {
+                    what: format!("loading {key}"),
+                });
+                return Ok(None);
+            }
+            Err(e) => return Err(format!("{e}")),
+        };
+        events.send(Event::DatasetReady(Box::new(dataset.summary())));
+        state.dataset = Some((key, load.clone(), dataset));
+    }
+    Ok(state.dataset.as_ref().map(|(_, _, d)| d))
+}
+
+/// Forwards load progress at most ten times a second.
+struct Throttled<'a> {
+    inner: &'a Observer<'a>,
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl<'a> Throttled<'a> {
+    fn new(inner: &'a Observer<'a>) -> Self {
+        Self {
+            inner,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl LoadObserver for Throttled<'_> {
+    fn progress(&self, done: usize, total: usize) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) || done == total;
+        if due {
+            *last = Some(Instant::now());
+            LoadObserver::progress(self.inner, done, total);
+        }
+    }
+    fn cancelled(&self) -> bool {
+        LoadObserver::cancelled(self.inner)
+    }
+}
+
+fn train(
+    state: &mut State,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    config: &TrainConfig,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<(), String> {
+    config.validate().map_err(|e| e.to_string())?;
+    let device = device::open(config.device)?;
+    let train_device = device.clone();
+    let Some(data) = dataset(state, spec, load, events, cancel)? else {
+        return Ok(());
+    };
+    let (tr, va, te) = engine::split_indices(data, config.seed);
+    let observer = Observer {
+        events,
+        cancel,
+        what: "training".into(),
+    };
+    let model_cfg = config.model_config(data.classes.len(), data.vocab.len(), &data.features);
+    let probe = crate::model::ParamStore::new(0);
+    let parameters = crate::model::FusionModel::new(&model_cfg, &probe, &Device::Cpu)
+        .map(|_| probe.parameter_count())
+        .unwrap_or(0);
+    events.send(Event::TrainingStarted {
+        device: device::label(&train_device),
+        sizes: [tr.len(), va.len(), te.len()],
+        parameters,
+    });
+    let outcome =
+        engine::train(data, config, &train_device, &observer).map_err(|e| e.to_string())?;
+    let mut card = outcome.model.card.clone();
+    card.name = String::new();
+    let summary = TrainingSummary {
+        stop: outcome.stop.clone(),
+        best_epoch: outcome.best_epoch,
+        history: outcome.history,
+        val: outcome.val,
+        test: outcome.test,
+        seconds: outcome.seconds,
+        samples_per_second: outcome.samples_per_second,
+        card,
+    };
+    state.device = train_device;
+    state.model = Some(outcome.model);
+    match &summary.stop {
+        StopReason::NonFinite { epoch, step, what } => Err(format!(
+            "the {what} at epoch {epoch}, step {step}; training stopped there and the weights from the last good step are kept (you can still save or evaluate them). Try a lower learning rate (now {}), keep gradient clipping on, or look for broken values in the data",
+            config.learning_rate
+        )),
+        _ => {
+            events.send(Event::TrainingFinished(Box::new(summary)));
+            Ok(())
+        }
+    }
+}
+
+fn current(state: &State) -> Result<&LoadedModel, String> {
+    state
+        .model
+        .as_ref()
+        .ok_or_else(|| "there is no model yet: train one or load one from models/".to_owned())
+}
+
+fn evaluate(
+    state: &mut State,
+    request_id: u64,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    split: Option<Split>,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<(), String> {
+    current(state)?;
+    let mut load = load.clone();
+    if let Some(model) = &state.model {
+        load.features = model.card.features.clone();
+    }
+    if dataset(state, spec, &load, events, cancel)?.is_none() {
+        return Ok(());
+    }
+    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
+        return Err("internal: model or dataset vanished".into());
+    };
+    check_compatible(&model.card, data).map_err(|e| e.to_string())?;
+    let (_, val, test) = engine::split_indices(data, 0);
+    let (split, indices) = match split {
+        Some(Split::Train) => (Split::Train, engine::split_indices(data, 0).0),
+        Some(Split::Val) => (Split::Val, val),
+        Some(Split::Test) => (Split::Test, test),
+        None if !test.is_empty() => (Split::Test, test),
+        None => (Split::Val, val),
+    };
+    if indices.is_empty() {
+        return Err(format!(
+            "dataset {} has no {} samples",
+            data.name,
+            split.name()
+        ));
+    }
+    let samples: Vec<&Sample> = indices.iter().map(|&i| &data.samples[i]).collect();
+    let batcher = Batcher {
+        config: model.model.config(),
+        vocab: &model.card.vocab,
+        device: &state.device,
+    };
+    let cancelled = || cancel.is_cancelled();
+    match engine::evaluate(
+        &model.model,
+        &batcher,
+        &samples,
+        data.classes.len(),
+        true,
+        &cancelled,
+    )
+    .map_err(|e| e.to_string())?
+    {
+        Some(evaluation) => events.send(Event::Evaluated {
+            request_id,
+            dataset: data.name.clone(),
+            split,
+            evaluation: Box::new(evaluation),
+        }),
+        None => events.send(Event::Cancelled {
+            what: "evaluation".into(),
+        }),
+    }
+    Ok(())
+}
+
+fn predict(state: &State, input: &engine::RawInput) -> Result<engine::Prediction, String> {
+    let model = current(state)?;
+    let sample = engine::prepare_input(input, &model.card.features).map_err(|e| e.to_string())?;
+    engine::predict(model, &sample, &state.device).map_err(|e| e.to_string())
+}
+
+fn save(state: &mut State, dir: &Path) -> Result<(), String> {
+    let model = state
+        .model
+        .as_mut()
+        .ok_or_else(|| "there is no model to save yet: train one first".to_owned())?;
+    model.card.name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    checkpoint::save(dir, &model.card, &model.store).map_err(|e| e.to_string())
+}

@@ -1,0 +1,8 @@
+//! The engine: models, fusion weights, training, checkpoints and the worker.
+#![allow(clippy::unwrap_used)]
+
+mod checkpoint;
+mod common;
+mod model;
+mod training;
+mod worker;

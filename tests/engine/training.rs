@@ -1,0 +1,155 @@
+//! Training: every method learns, runs are deterministic, NaN stops cleanly, cancel works.
+
+use candle_core::Device;
+use fusionlab::engine::{StopReason, train};
+use fusionlab::model::FusionKind;
+
+use crate::common::{Recorder, synthetic, tiny};
+
+#[test]
+fn every_fusion_method_learns_a_tiny_synthetic_set_well_above_chance() {
+    let data = synthetic("synthetic:redundant?samples=200");
+    let chance = 1.0 / data.classes.len() as f32;
+    for fusion in FusionKind::ALL {
+        let rec = Recorder::default();
+        let out = train(&data, &tiny(fusion, 4), &Device::Cpu, &rec).expect("train");
+        assert_eq!(out.stop, StopReason::Completed);
+        assert_eq!(rec.epochs.borrow().len(), 4);
+        let acc = out.val.as_ref().expect("val").metrics.accuracy;
+        assert!(
+            acc > chance + 0.2,
+            "{fusion}: validation accuracy {acc} vs chance {chance}"
+        );
+        let test = out.test.as_ref().expect("test");
+        assert_eq!(test.samples.len(), test.metrics.samples);
+        let first = &test.samples[0];
+        assert_eq!(first.probs.len(), data.classes.len());
+        assert!((first.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(!first.fused.is_empty());
+        let loss = &rec.epochs.borrow();
+        assert!(
+            loss[3].train_loss < loss[0].train_loss,
+            "{fusion}: loss did not fall: {:?}",
+            loss.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    let data = synthetic("synthetic:complementary?samples=96");
+    let run = |seed| {
+        let mut cfg = tiny(FusionKind::Gated, 2);
+        cfg.seed = seed;
+        cfg.modality_dropout = 0.3;
+        let rec = Recorder::default();
+        let out = train(&data, &cfg, &Device::Cpu, &rec).expect("train");
+        let losses: Vec<f32> = rec.epochs.borrow().iter().map(|e| e.train_loss).collect();
+        (losses, out.val.expect("val").samples[0].probs.clone())
+    };
+    let a = run(5);
+    assert_eq!(a, run(5), "same seed, different result");
+    assert_ne!(a.0, run(6).0, "the seed has no effect");
+}
+
+#[test]
+fn per_epoch_metrics_include_modality_only_accuracy_and_weights() {
+    let data = synthetic("synthetic:redundant?samples=120");
+    let rec = Recorder::default();
+    train(&data, &tiny(FusionKind::Attention, 2), &Device::Cpu, &rec).expect("train");
+    let epochs = rec.epochs.borrow();
+    let val = &epochs[1].val;
+    assert_eq!(val.confusion.len(), data.classes.len());
+    assert_eq!(val.per_class.len(), data.classes.len());
+    assert_eq!(
+        val.confusion.iter().flatten().sum::<u32>() as usize,
+        val.samples
+    );
+    assert!(
+        val.modality_only.iter().all(Option::is_some),
+        "{:?}",
+        val.modality_only
+    );
+    assert!((val.mean_weights.iter().sum::<f32>() - 1.0).abs() < 1e-3);
+    assert!(val.macro_f1 > 0.0 && val.macro_f1 <= 1.0);
+}
+
+#[test]
+fn a_nan_in_the_data_stops_training_with_the_last_good_weights() {
+    let mut data = synthetic("synthetic:redundant?samples=64");
+    // Poison every training image: the very first step sees NaN.
+    for s in data.samples.iter_mut() {
+        if let Some(img) = s.image.as_mut() {
+            img[5] = f32::NAN;
+        }
+    }
+    let before = {
+        let store = fusionlab::model::ParamStore::new(42);
+        let cfg = tiny(FusionKind::Early, 3).model_config(
+            data.classes.len(),
+            data.vocab.len(),
+            &data.features,
+        );
+        fusionlab::model::FusionModel::new(&cfg, &store, &Device::Cpu).expect("model");
+        store.snapshot().expect("snapshot")
+    };
+    let rec = Recorder::default();
+    let out = train(&data, &tiny(FusionKind::Early, 3), &Device::Cpu, &rec).expect("returns");
+    match &out.stop {
+        StopReason::NonFinite { epoch, step, what } => {
+            assert_eq!((*epoch, *step), (1, 1));
+            assert!(what.contains("NaN"), "{what}");
+        }
+        other => panic!("expected a NaN stop, got {other:?}"),
+    }
+    // The bad step was never applied: the weights are the initial ones, all finite.
+    let after = out.model.store.snapshot().expect("snapshot");
+    for (name, value) in &after {
+        let a = value.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = before[name]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(
+            a.iter().all(|v| v.is_finite()),
+            "{name} has non-finite values"
+        );
+        assert_eq!(a, b, "{name} changed although the only step was bad");
+    }
+}
+
+#[test]
+fn cancel_stops_within_a_batch() {
+    let data = synthetic("synthetic:redundant?samples=200");
+    let rec = Recorder {
+        cancel_after_progress: true,
+        ..Recorder::default()
+    };
+    let mut cfg = tiny(FusionKind::Attention, 50);
+    cfg.batch_size = 8;
+    let out = train(&data, &cfg, &Device::Cpu, &rec).expect("train");
+    assert_eq!(out.stop, StopReason::Cancelled);
+    assert!(
+        rec.epochs.borrow().len() <= 1,
+        "ran {} epochs after cancel",
+        rec.epochs.borrow().len()
+    );
+}
+
+#[test]
+fn datasets_without_a_validation_split_get_one_carved_from_train() {
+    let data = synthetic("synthetic:redundant?samples=100&split=0.8,0,0.2");
+    let (train_idx, val, test) = fusionlab::engine::split_indices(&data, 1);
+    assert!(!val.is_empty() && val.len() < train_idx.len());
+    assert_eq!(train_idx.len() + val.len() + test.len(), 100);
+}
+
+#[test]
+fn bad_settings_name_the_setting() {
+    let data = synthetic("synthetic:redundant?samples=40");
+    let mut cfg = tiny(FusionKind::Late, 1);
+    cfg.learning_rate = -1.0;
+    let err = train(&data, &cfg, &Device::Cpu, &Recorder::default()).expect_err("bad lr");
+    assert!(err.to_string().contains("learning rate"), "{err}");
+}
