@@ -26,5 +26,6 @@ run: build ## Build and open the app on the built-in dataset (DATASET=… to cho
 test: deps-test ## Build and run the whole suite, headless
 	$(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
-bench: deps-run ## Run the criterion benchmarks (real-data ones need ../shared/data)
+bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
 	$(CARGO) bench --locked --benches
+	bash benches/reference/run.sh

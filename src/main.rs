@@ -5,6 +5,10 @@ use fusionlab::app::FusionApp;
 use fusionlab::cli::{Cli, Command, run_data, run_model_command};
 use fusionlab::data::DatasetSpec;
 
+/// See Cargo.toml: candle's per-step tensor churn is much cheaper with mimalloc than glibc malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();

@@ -148,3 +148,175 @@ fn avdigits_info() {
     );
     assert!(report.contains("problems  0"), "{report}");
 }
+
+const TINY: &str = "synthetic:redundant?samples=64";
+
+#[test]
+fn train_save_eval_and_predict_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = dir.path().join("tiny");
+    let model = model.to_str().expect("utf-8 path");
+    let out = fusionlab(&[
+        "train",
+        "--dataset",
+        TINY,
+        "--fusion",
+        "gated",
+        "--epochs",
+        "2",
+        "--embed-dim",
+        "16",
+        "--out",
+        model,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["fusion"], "gated");
+    assert_eq!(v["history"].as_array().map(Vec::len), Some(2));
+    assert!(v["val"]["accuracy"].as_f64().is_some());
+
+    // Human output: a metrics line, the per-class table and the confusion matrix.
+    let out = fusionlab(&["eval", "--model", model, "--dataset", TINY]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for needle in [
+        "macro-F1",
+        "precision",
+        "confusion",
+        "circle",
+        "weights (native)",
+    ] {
+        assert!(table.contains(needle), "missing {needle}:\n{table}");
+    }
+
+    // Without --dataset, eval uses the model's own dataset.
+    let out = fusionlab(&["eval", "--model", model, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["dataset"], TINY);
+    assert!(v["samples"].as_array().is_some_and(|s| !s.is_empty()));
+
+    let out = fusionlab(&["predict", "--model", model, "--text", "A small red circle!"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for needle in [
+        "prediction",
+        "class probabilities",
+        "modality weights (native)",
+        "top words",
+        "image",
+        "not given",
+    ] {
+        assert!(shown.contains(needle), "missing {needle}:\n{shown}");
+    }
+
+    let out = fusionlab(&["predict", "--model", model]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--image"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = fusionlab(&[
+        "predict",
+        "--model",
+        model,
+        "--image",
+        "/no/such.png",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/no/such.png"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A dataset with other classes is refused with the counts.
+    let out = fusionlab(&[
+        "eval",
+        "--model",
+        model,
+        "--dataset",
+        "synthetic:redundant?samples=60&classes=6",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("trained for 4 classes") && err.contains("has 6"),
+        "{err}"
+    );
+}
+
+#[test]
+fn model_commands_explain_bad_arguments() {
+    let out = fusionlab(&["train", "--dataset", TINY, "--fusion", "concat"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("crossmodal"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = fusionlab(&["eval", "--model", "no-such-model"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no model at"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = fusionlab(&["train", "--dataset", TINY, "--out", "bad name!"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("model name"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    if !cfg!(feature = "cuda") {
+        let out = fusionlab(&[
+            "train",
+            "--dataset",
+            TINY,
+            "--epochs",
+            "1",
+            "--device",
+            "cuda",
+        ]);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("built without CUDA"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn compare_prints_one_row_per_method() {
+    let out = fusionlab(&[
+        "compare",
+        "--dataset",
+        TINY,
+        "--fusions",
+        "early,late",
+        "--epochs",
+        "1",
+        "--embed-dim",
+        "16",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("val acc") && table.contains("shapley"),
+        "{table}"
+    );
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("early") || l.starts_with("late"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+}
