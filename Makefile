@@ -23,8 +23,10 @@ build: deps-run ## Build the release binary
 run: build ## Build and open the app on the built-in dataset (DATASET=… to choose)
 	./target/release/fusionlab --dataset '$(DATASET)'
 
+# Tests already run in parallel; one compute thread each keeps candle's spinning thread pools from
+# fighting over the cores (several times slower otherwise on a 2-core machine).
 test: deps-test ## Build and run the whole suite, headless
-	$(XVFB) $(CARGO) test --release --locked --no-fail-fast
+	RAYON_NUM_THREADS=1 $(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
 bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
 	$(CARGO) bench --locked --benches

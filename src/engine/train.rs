@@ -301,9 +301,14 @@ pub fn train(
         };
         let train_loss = (loss_sum / count.max(1) as f64) as f32;
         let monitored = val.as_ref().map_or(train_loss, |v| v.metrics.loss);
+        // Patience counts real improvements; ties keep the later weights (once the validation
+        // loss is ~0 the model can still get better on inputs with missing modalities).
         let improved = best.as_ref().is_none_or(|(b, _, _)| monitored < *b - 1e-4);
-        if improved {
+        let kept = best.as_ref().is_none_or(|(b, _, _)| monitored <= *b);
+        if kept {
             best = Some((monitored, epoch, store.snapshot()?));
+        }
+        if improved {
             bad_epochs = 0;
         } else {
             bad_epochs += 1;
@@ -315,7 +320,7 @@ pub fn train(
             train_accuracy: correct as f32 / count.max(1) as f32,
             learning_rate: lr_at(cfg, epoch * steps - 1, total_steps),
             val: val.map(|v| v.metrics).unwrap_or_default(),
-            best: improved,
+            best: kept,
             seconds: epoch_start.elapsed().as_secs_f32(),
         };
         observer.epoch(&report);
