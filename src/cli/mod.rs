@@ -120,6 +120,16 @@ impl LoadObserver for CliProgress {
     }
 }
 
+/// Width of a class-name column: the longest name, at least 5 characters ("class").
+fn name_width(classes: &[String]) -> usize {
+    classes
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5)
+}
+
 /// Run a subcommand (everything but opening the app).
 pub fn run_data(command: &DataCommand) -> anyhow::Result<()> {
     match command {
@@ -200,13 +210,7 @@ pub fn render_summary(s: &Summary, spec: &DatasetSpec) -> String {
             .collect::<Vec<_>>()
             .join(" · ")
     );
-    let width = s
-        .classes
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let width = name_width(&s.classes);
     let _ = writeln!(
         out,
         "\n{:<5}  {:<width$}  {:>7}  {:>6}  {:>6}  {:>6}",

@@ -366,12 +366,7 @@ pub fn render_evaluation(e: &Evaluation, classes: &[String]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "samples   {}", m.samples);
     let _ = writeln!(out, "{}", metrics_line(m, e.weight_kind.name()));
-    let width = classes
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let width = super::name_width(classes);
     let _ = writeln!(
         out,
         "\n{:<width$}  precision  recall     F1  support",
