@@ -2,8 +2,10 @@
 //! `train`, `eval`, `predict` and `compare` drive the same background worker as the app.
 
 mod model;
+mod render;
 
 pub use model::{CompareArgs, EvalArgs, PredictArgs, TrainArgs, run_model_command};
+pub use render::{epoch_line, render_evaluation, render_prediction};
 
 use std::time::{Duration, Instant};
 

@@ -221,12 +221,13 @@ pub fn train(
             let out = model.forward(&batch, false)?;
             let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
             let loss_value = loss.to_scalar::<f32>()?;
+            let non_finite = |what: String| StopReason::NonFinite {
+                epoch,
+                step: step + 1,
+                what,
+            };
             if !loss_value.is_finite() {
-                stop = StopReason::NonFinite {
-                    epoch,
-                    step: step + 1,
-                    what: format!("training loss is {loss_value}"),
-                };
+                stop = non_finite(format!("training loss is {loss_value}"));
                 break 'epochs;
             }
             let mut grads = loss.backward()?;
@@ -238,11 +239,7 @@ pub fn train(
             }
             let norm = norm_sq.sqrt();
             if !norm.is_finite() {
-                stop = StopReason::NonFinite {
-                    epoch,
-                    step: step + 1,
-                    what: format!("gradient norm is {norm}"),
-                };
+                stop = non_finite(format!("gradient norm is {norm}"));
                 break 'epochs;
             }
             if cfg.clip_norm > 0.0 && norm > cfg.clip_norm {

@@ -217,6 +217,17 @@ fn swap_in(tmp: &Path, dir: &Path, stem: &str, stamp: u128) -> Result<(), Checkp
     Ok(())
 }
 
+/// Size and kind of one file of a model folder; a missing one means the folder is incomplete.
+fn metadata(path: &Path, what: &str) -> Result<std::fs::Metadata, CheckpointError> {
+    std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CheckpointError::NotFound {
+            path: path.to_path_buf(),
+            hint: format!("the model folder has no {what}; it is incomplete — retrain it"),
+        },
+        _ => io(path)(e),
+    })
+}
+
 /// Read and check config.json of the model folder `dir`.
 pub fn read_card(dir: &Path) -> Result<ModelCard, CheckpointError> {
     let path = dir.join(CONFIG);
@@ -230,13 +241,7 @@ pub fn read_card(dir: &Path) -> Result<ModelCard, CheckpointError> {
         path: path.clone(),
         message,
     };
-    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CheckpointError::NotFound {
-            path: path.clone(),
-            hint: "the model folder has no config.json; it is incomplete — retrain it".to_owned(),
-        },
-        _ => io(&path)(e),
-    })?;
+    let meta = metadata(&path, "config.json")?;
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(bad(format!(
             "{} bytes is far too large for a model description",
@@ -284,13 +289,7 @@ pub fn read_card(dir: &Path) -> Result<ModelCard, CheckpointError> {
 pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel, CheckpointError> {
     let card = read_card(dir)?;
     let path = dir.join(WEIGHTS);
-    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CheckpointError::NotFound {
-            path: path.clone(),
-            hint: "the model folder has no weights; it is incomplete — retrain it".to_owned(),
-        },
-        _ => io(&path)(e),
-    })?;
+    let meta = metadata(&path, "weights")?;
     if meta.len() > MAX_WEIGHTS_BYTES {
         return Err(CheckpointError::BadWeights {
             path,
