@@ -5,8 +5,10 @@
 //! [`app`] (egui). Only `app` and the binary use egui.
 
 pub mod app;
+pub mod audio;
 pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod model;
+pub mod viz;
 pub mod worker;

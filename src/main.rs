@@ -1,8 +1,8 @@
 //! The `fusionlab` binary: the CLI, and the app window when no subcommand is given.
 
 use clap::Parser as _;
-use fusionlab::app::FusionApp;
-use fusionlab::cli::{Cli, Command, run_data, run_model_command};
+use fusionlab::app::{FusionApp, StartOptions, Tab};
+use fusionlab::cli::{AppArgs, Cli, Command, run_data, run_model_command};
 use fusionlab::data::DatasetSpec;
 
 /// See Cargo.toml: candle's per-step tensor churn is much cheaper with mimalloc than glibc malloc.
@@ -10,12 +10,12 @@ use fusionlab::data::DatasetSpec;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    let started = std::time::Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        None | Some(Command::App) => {
-            run_app(cli.dataset.as_deref().unwrap_or("synthetic:redundant"))
-        }
+        None => run_app(cli.dataset.clone(), &AppArgs::default(), started),
+        Some(Command::App(args)) => run_app(cli.dataset.clone(), args, started),
         Some(Command::Data { command }) => run_data(command),
         Some(command) => run_model_command(command, cli.dataset.as_deref()),
     };
@@ -25,24 +25,41 @@ fn main() {
     }
 }
 
-fn run_app(dataset: &str) -> anyhow::Result<()> {
-    let spec: DatasetSpec = dataset.parse()?;
+fn run_app(
+    dataset: Option<String>,
+    args: &AppArgs,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    if let Some(d) = &dataset {
+        d.parse::<DatasetSpec>()?; // a bad --dataset is an error before any window opens
+    }
+    let tab = args
+        .tab
+        .as_deref()
+        .map(str::parse::<Tab>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let start = StartOptions {
+        dataset,
+        model: args.model.clone(),
+        fresh: args.fresh,
+        started: Some(started),
+        tab,
+        example: args.example.clone(),
+        train: args.train,
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("fusionlab")
-            .with_inner_size([1100.0, 720.0])
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0])
             .with_drag_and_drop(true),
         ..Default::default()
     };
     eframe::run_native(
         "fusionlab",
         options,
-        Box::new(move |cc| {
-            let ctx = cc.egui_ctx.clone();
-            Ok(Box::new(FusionApp::new(spec, move || {
-                ctx.request_repaint()
-            })))
-        }),
+        Box::new(move |cc| Ok(Box::new(FusionApp::new(cc, start)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

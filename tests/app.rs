@@ -1,51 +1,314 @@
-//! The app window, driven headless with egui_kittest (no GPU, no display).
+//! The app window driven headless with egui_kittest (no GPU, no display), with the real worker:
+//! every panel, as a user would use it.
 
 use std::time::{Duration, Instant};
 
 use egui_kittest::{Harness, kittest::Queryable as _};
-use fusionlab::app::{DatasetStatus, FusionApp};
-use fusionlab::data::DatasetSpec;
+use fusionlab::app::{FusionApp, StartOptions, Tab};
+use fusionlab::worker::Source;
 
-fn harness(spec: &str) -> Harness<'static, FusionApp> {
-    let spec: DatasetSpec = spec.parse().expect("spec");
-    Harness::builder()
-        .with_size(egui::vec2(900.0, 640.0))
-        .build_eframe(move |cc| {
-            let ctx = cc.egui_ctx.clone();
-            FusionApp::new(spec, move || ctx.request_repaint())
-        })
+const DATASET: &str = "synthetic:redundant?samples=120";
+
+fn harness(dataset: &str) -> Harness<'static, FusionApp> {
+    let options = StartOptions {
+        dataset: Some(dataset.to_owned()),
+        fresh: true,
+        ..StartOptions::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| FusionApp::new(cc, options));
+    // Small and quick settings for any training the test starts.
+    let cfg = &mut h.state_mut().settings.train;
+    cfg.epochs = 2;
+    cfg.patience = 0;
+    cfg.embed_dim = 16;
+    h
 }
 
-fn wait_until_loaded(harness: &mut Harness<'static, FusionApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while matches!(harness.state().status(), DatasetStatus::Loading) {
-        assert!(
-            Instant::now() < deadline,
-            "the dataset did not load in time"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
+/// Step the app until `done` holds (the worker answers in the background).
+fn wait_for(
+    h: &mut Harness<'static, FusionApp>,
+    what: &str,
+    seconds: u64,
+    done: impl Fn(&FusionApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        h.step();
+        if done(h.state()) {
+            h.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(15));
     }
-    harness.run_ok();
+}
+
+fn ready(h: &mut Harness<'static, FusionApp>) {
+    wait_for(h, "the demo model and the dataset", 120, |a| {
+        a.model.card.is_some()
+            && a.browser
+                .exploration
+                .as_ref()
+                .is_some_and(|e| e.samples.iter().all(|s| s.outcome.is_some()))
+    });
 }
 
 #[test]
-fn window_shows_the_loaded_dataset_and_its_counts() {
-    let mut harness = harness("synthetic:redundant?samples=120");
-    // The first frame comes before the data: the UI never waits on loading.
-    harness.step();
-    harness.get_by_label_contains("Loading synthetic:redundant");
-    wait_until_loaded(&mut harness);
-    harness.get_by_label_contains("Dataset: synthetic:redundant?samples=120");
-    harness.get_by_label_contains("120 samples · 4 classes · train 80 · val 20 · test 20");
-    harness.get_by_label("triangle");
+fn opens_on_the_built_in_data_with_the_demo_model_and_predicts_an_example() {
+    let mut h = harness(DATASET);
+    // The first frame comes before any model work is done: the UI never waits.
+    h.step();
+    h.get_by_label_contains("Dataset: synthetic:redundant");
+    ready(&mut h);
+    h.get_by_label_contains("Model: attention");
+    h.get_by_label("Examples").click();
+    h.run_steps(3);
+    h.get_by_label("Example: redundant").click();
+    wait_for(&mut h, "a prediction", 60, |a| {
+        a.predict
+            .current
+            .as_ref()
+            .is_some_and(|p| p.present == [true; 3])
+    });
+    h.get_by_label_contains("Prediction: cross");
+    h.get_by_label_contains("Reliance on each modality (native)");
+    let p = h.state().predict.current.clone().expect("prediction");
+    assert!((p.weights.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    assert!(!p.spectrogram.is_empty() && !p.words.is_empty());
 }
 
 #[test]
-fn a_dataset_that_fails_to_load_says_why() {
+fn typing_text_predicts_and_masking_a_modality_moves_the_prediction() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.get_by_label("Sentence").click();
+    h.step();
+    h.get_by_label("Sentence").type_text("a small round circle");
+    wait_for(&mut h, "a text-only prediction", 60, |a| {
+        a.predict
+            .current
+            .as_ref()
+            .is_some_and(|p| p.present == [false, true, false])
+    });
+    h.get_by_label_contains("Prediction: circle");
+    // Add the example image (a cross), then hide the text: the answer must follow the image.
+    let example = fusionlab::app::asset_dir().join("examples/redundant/image.png");
+    h.state_mut().open_path(&example);
+    wait_for(&mut h, "an image + text prediction", 60, |a| {
+        a.predict
+            .current
+            .as_ref()
+            .is_some_and(|p| p.present == [true, true, false])
+    });
+    let both = h.state().predict.current.clone().expect("prediction");
+    h.get_by_label("use text").click();
+    wait_for(&mut h, "the masked prediction", 60, |a| {
+        a.predict
+            .current
+            .as_ref()
+            .is_some_and(|p| p.present == [true, false, false])
+    });
+    let masked = h.state().predict.current.clone().expect("prediction");
+    assert_eq!(masked.classes[masked.predicted], "cross");
+    assert_ne!(both.probs, masked.probs, "masking text changed nothing");
+    // Every class bar now also shows its probability with all inputs.
+    assert_eq!(
+        h.query_all_by_label_contains("(all inputs:").count(),
+        masked.classes.len()
+    );
+    h.get_by_label_contains("changed: circle -> cross");
+}
+
+#[test]
+fn training_from_the_ui_draws_curves_and_stop_works() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.state_mut().settings.tab = Tab::Training;
+    h.get_by_label("Train attention").click();
+    wait_for(&mut h, "training to start", 60, |a| a.training.running);
+    h.get_by_label("Stop");
+    wait_for(&mut h, "training to finish", 180, |a| !a.training.running);
+    let run = h.state().training.runs.last().cloned().expect("a run");
+    assert_eq!(run.history.len(), 2, "two epochs of curves");
+    assert!(run.summary.is_some());
+    h.get_by_label_contains("Confusion matrix");
+    h.get_by_label_contains("Model: unsaved attention");
+    // The confusion-matrix cell for true circle / predicted circle opens the filtered dataset.
+    let cell = h
+        .query_all_by_label_contains("circle predicted as circle")
+        .next()
+        .map(|n| n.rect().center())
+        .expect("a confusion cell");
+    h.event(egui::Event::PointerMoved(cell));
+    h.event(egui::Event::PointerButton {
+        pos: cell,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.event(egui::Event::PointerButton {
+        pos: cell,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    wait_for(&mut h, "the dataset tab", 10, |a| {
+        a.settings.tab == Tab::Dataset
+    });
+    assert_eq!(h.state().browser.filter.pair, Some((0, 0)));
+
+    // A long run stopped from the UI ends as "stopped by you" and keeps its epochs so far.
+    h.state_mut().settings.train.epochs = 200;
+    h.get_by_label("Train attention").click();
+    wait_for(&mut h, "progress", 60, |a| a.training.progress.is_some());
+    h.get_by_label("Stop").click();
+    wait_for(&mut h, "the stop", 60, |a| !a.training.running);
+    let stopped = h.state().training.runs.last().cloned().expect("run");
+    let summary = stopped.summary.expect("summary");
+    assert_eq!(summary.stop, fusionlab::engine::StopReason::Cancelled);
+}
+
+#[test]
+fn clicking_a_projection_point_loads_that_sample() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.state_mut().settings.tab = Tab::Projections;
+    wait_for(&mut h, "the plot", 10, |a| {
+        a.projections.transform.is_some()
+    });
+    h.step();
+    let (sample, pos) = {
+        let app = h.state();
+        let layout = app.projections.layout(app.browser.exploration.as_ref());
+        assert!(!layout.is_empty(), "no points");
+        let (s, _) = layout[layout.len() / 2];
+        (
+            s,
+            app.projections
+                .screen_position(&layout, s)
+                .expect("on screen"),
+        )
+    };
+    h.event(egui::Event::PointerMoved(pos));
+    h.step();
+    assert_eq!(
+        h.state().projections.hovered,
+        Some(sample),
+        "hover finds the point"
+    );
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    wait_for(&mut h, "the sample in the inputs", 30, |a| {
+        a.browser.selected == Some(sample) && a.inputs.present().iter().any(|&p| p)
+    });
+    let app = h.state();
+    let s = &app.browser.exploration.as_ref().expect("e").samples[sample];
+    assert_eq!(
+        app.inputs.text.trim(),
+        s.text.clone().unwrap_or_default().trim()
+    );
+    assert_eq!(app.inputs.present(), s.present);
+}
+
+#[test]
+fn dataset_filters_and_search_narrow_the_grid() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.state_mut().settings.tab = Tab::Dataset;
+    h.step();
+    h.get_by_label_contains("120 samples match");
+    h.get_by_label("Search").click();
+    h.step();
+    h.get_by_label("Search").type_text("syn_0001");
+    h.step();
+    h.step();
+    // syn_00010 … syn_00019
+    h.get_by_label_contains("10 samples match");
+    h.get_by_label("syn_00013");
+    h.state_mut().browser.filter.query.clear();
+    h.get_by_label("Misclassified only").click();
+    h.step();
+    h.step();
+    let wrong = h
+        .state()
+        .browser
+        .exploration
+        .as_ref()
+        .expect("e")
+        .samples
+        .iter()
+        .filter(|s| s.outcome.as_ref().is_some_and(|o| o.predicted != s.label))
+        .count();
+    h.get_by_label_contains(&format!("{wrong} samples match · {wrong} misclassified"));
+}
+
+#[test]
+fn a_corrupt_image_gives_a_toast_and_an_inline_error_naming_the_file() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut harness = harness(dir.path().to_str().expect("utf8"));
-    wait_until_loaded(&mut harness);
-    assert!(matches!(harness.state().status(), DatasetStatus::Failed(_)));
-    harness.get_by_label_contains("manifest.csv");
+    let bad = dir.path().join("broken-photo.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("write");
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.get_by_label("Path").click();
+    h.step();
+    h.get_by_label("Path")
+        .type_text(bad.to_str().expect("utf8"));
+    h.step();
+    h.get_by_label("Open").click();
+    wait_for(&mut h, "the error", 30, |a| a.inputs.error.is_some());
+    let toast = h
+        .state()
+        .notifications
+        .toasts()
+        .last()
+        .cloned()
+        .expect("a toast");
+    assert!(
+        toast.message.contains("broken-photo.png"),
+        "{}",
+        toast.message
+    );
+    assert!(toast.title.contains("Opening an input"));
+    assert!(
+        h.query_all_by_label_contains("Opening an input failed")
+            .next()
+            .is_some()
+    );
+    // The app keeps working: a good file still opens.
+    let good = fusionlab::app::asset_dir().join("examples/redundant/image.png");
+    h.state_mut()
+        .decode(Source::ImageFile(good), fusionlab::app::Purpose::Input);
+    wait_for(&mut h, "the good image", 30, |a| a.inputs.image.is_some());
+}
+
+#[test]
+fn a_dataset_that_fails_to_load_says_why_and_the_app_goes_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut h = harness(dir.path().to_str().expect("utf8"));
+    wait_for(&mut h, "the failure", 60, |a| {
+        a.notifications
+            .toasts()
+            .iter()
+            .any(|t| t.message.contains("manifest.csv"))
+    });
+    h.state_mut().settings.tab = Tab::Dataset;
+    h.step();
+    assert!(
+        h.query_all_by_label_contains("Exploring the dataset failed")
+            .next()
+            .is_some()
+    );
+    h.get_by_label_contains("could not be opened");
 }

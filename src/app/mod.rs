@@ -1,165 +1,866 @@
-//! The desktop app. For now one window that loads a dataset in the background and says what was
-//! loaded; the full panels (inputs, training, predictions, projections) build on this.
+//! The desktop app. `logic` drains worker events and sends prediction requests; `ui` lays out the
+//! top bar, the inputs panel, the four main panels and the status bar; `save` persists settings.
+//! All model work, decoding and projections run in the worker; this thread only draws.
 
-use std::sync::mpsc;
+mod browser;
+mod inputs;
+mod notifications;
+mod predict;
+mod projections;
+mod top_bar;
+mod training;
+mod widgets;
 
-use crate::data::{DatasetSpec, LoadOptions, Modality, Quiet, Split, Summary, load_dataset};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
-/// What the window knows about the dataset.
-#[derive(Debug)]
-pub enum DatasetStatus {
-    /// The background thread is still loading.
-    Loading,
-    /// Loaded; its counts.
-    Ready(Box<Summary>),
-    /// Loading failed; the message names the file and the fix.
-    Failed(String),
+pub use browser::{Browser, Filter, Sort};
+pub use inputs::{Inputs, MicStatus, source_for_path};
+pub use notifications::{Level, Notifications};
+pub use predict::PredictView;
+pub use projections::{ColourBy, Method, ProjectionView, TsneLayout};
+pub use top_bar::DatasetEditor;
+pub use training::{Curve, Run, TrainingView};
+
+use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split};
+use crate::engine::TrainConfig;
+use crate::model::checkpoint::ModelCard;
+use crate::worker::{Command, DecodedInput, Event, Source, WorkerHandle};
+
+/// The main panels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// Prediction for the current inputs.
+    #[default]
+    Predict,
+    /// Training and its curves.
+    Training,
+    /// Embedding projections.
+    Projections,
+    /// The dataset browser.
+    Dataset,
+}
+
+impl std::str::FromStr for Tab {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown panel '{s}'; choose predict, training, projections or dataset")
+            })
+    }
+}
+
+impl Tab {
+    const ALL: [Self; 4] = [
+        Self::Predict,
+        Self::Training,
+        Self::Projections,
+        Self::Dataset,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Predict => "Predict",
+            Self::Training => "Training",
+            Self::Projections => "Projections",
+            Self::Dataset => "Dataset",
+        }
+    }
+}
+
+/// Settings kept between sessions (eframe persistence).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Dataset spec (`synthetic:…`, a folder or a CSV file).
+    pub dataset: String,
+    /// Training settings, including the fusion method.
+    pub train: TrainConfig,
+    /// Panel shown.
+    pub tab: Tab,
+    /// Model folder loaded at start.
+    pub model: Option<PathBuf>,
+    /// Name offered when saving a model.
+    pub save_name: String,
+    /// Folder of the last file opened.
+    pub last_dir: Option<PathBuf>,
+    /// Width of the inputs panel.
+    pub inputs_width: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            dataset: "synthetic:redundant".into(),
+            train: TrainConfig::default(),
+            tab: Tab::Predict,
+            model: Some(model_dir().join("attention")),
+            save_name: "my-model".into(),
+            last_dir: None,
+            inputs_width: 330.0,
+        }
+    }
+}
+
+/// What the app was started with (command-line overrides of the persisted settings).
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Dataset to open instead of the last one.
+    pub dataset: Option<String>,
+    /// Model folder to load instead of the last one.
+    pub model: Option<PathBuf>,
+    /// Ignore persisted settings (tests, screenshots).
+    pub fresh: bool,
+    /// When the process started (to log the time to first frame).
+    pub started: Option<Instant>,
+    /// Panel to open on.
+    pub tab: Option<Tab>,
+    /// Example (folder name under `assets/examples`) to load as the inputs.
+    pub example: Option<String>,
+    /// Start training at once.
+    pub train: bool,
+}
+
+/// The model the app is using.
+#[derive(Clone, Debug, Default)]
+pub struct ModelStatus {
+    /// Its description (None: no model yet).
+    pub card: Option<ModelCard>,
+    /// Its folder when saved or loaded.
+    pub dir: Option<PathBuf>,
+    /// Device label.
+    pub device: String,
+}
+
+/// Why a decode was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A file for one input slot.
+    Input,
+    /// A whole sample or example (replaces all inputs).
+    Sample,
+    /// Play a dataset sample's sound.
+    Play,
+}
+
+/// Frame timing, for the responsiveness measurement (`FUSIONLAB_FRAME_LOG=file`).
+struct FrameLog {
+    path: PathBuf,
+    /// CPU milliseconds spent in `logic` + `ui`, and the interval since the previous frame.
+    frames: Vec<(f32, f32, bool)>,
+    last: Option<Instant>,
+    logic_start: Option<Instant>,
 }
 
 /// The eframe application.
 pub struct FusionApp {
-    spec: String,
-    status: DatasetStatus,
-    loaded: Option<mpsc::Receiver<Result<Summary, String>>>,
+    /// Persisted settings.
+    pub settings: Settings,
+    /// Current inputs.
+    pub inputs: Inputs,
+    /// Prediction view.
+    pub predict: PredictView,
+    /// Training view.
+    pub training: TrainingView,
+    /// Projections view.
+    pub projections: ProjectionView,
+    /// Dataset browser.
+    pub browser: Browser,
+    /// The model in use.
+    pub model: ModelStatus,
+    /// Toasts.
+    pub notifications: Notifications,
+    /// Status bar text.
+    pub status: String,
+    /// Background loading: what, done, total.
+    pub loading: Option<(String, usize, usize)>,
+    /// Dataset menu state.
+    pub dataset_editor: DatasetEditor,
+    worker: Option<WorkerHandle>,
+    outbox: Vec<Command>,
+    next_id: u64,
+    decodes: Vec<(u64, Purpose, Option<usize>)>,
+    explore_id: u64,
+    frame_log: Option<FrameLog>,
+    started: Option<Instant>,
+    first_frame_logged: bool,
+}
+
+/// Where the shipped assets are: `assets/` in the working folder, else the source tree's.
+pub fn asset_dir() -> PathBuf {
+    let local = PathBuf::from("assets");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    }
+}
+
+/// Where models are saved: `models/` in the working folder, else the source tree's.
+pub fn model_dir() -> PathBuf {
+    let local = PathBuf::from("models");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+    }
 }
 
 impl FusionApp {
-    /// Start loading `spec` in a background thread; `wake` is called when it is done
-    /// (pass `ctx.request_repaint`).
-    pub fn new(spec: DatasetSpec, wake: impl Fn() + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let name = spec.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("dataset_loader".into())
-            .spawn(move || {
-                let result = load_dataset(&spec, &LoadOptions::default(), &Quiet)
-                    .map(|d| d.summary())
-                    .map_err(|e| format!("Loading {spec} failed: {e}"));
-                tx.send(result).ok();
-                wake();
-            });
-        let (status, loaded) = match spawned {
-            Ok(_) => (DatasetStatus::Loading, Some(rx)),
-            Err(e) => (
-                DatasetStatus::Failed(format!("cannot start the loader thread: {e}")),
-                None,
-            ),
+    /// Build the app: restore settings, start the worker, load the model and the dataset.
+    pub fn new(cc: &eframe::CreationContext<'_>, options: StartOptions) -> Self {
+        let mut settings: Settings = if options.fresh {
+            Settings::default()
+        } else {
+            cc.storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default()
         };
-        Self {
-            spec: name,
-            status,
-            loaded,
+        if let Some(d) = options.dataset {
+            settings.dataset = d;
         }
-    }
-
-    /// The dataset status (for tests and the status bar).
-    pub fn status(&self) -> &DatasetStatus {
-        &self.status
-    }
-
-    /// Take a finished load, if any; call once per frame.
-    pub fn poll(&mut self) {
-        let Some(rx) = &self.loaded else { return };
-        match rx.try_recv() {
-            Ok(Ok(summary)) => self.status = DatasetStatus::Ready(Box::new(summary)),
-            Ok(Err(message)) => self.status = DatasetStatus::Failed(message),
-            Err(mpsc::TryRecvError::Empty) => return,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                self.status =
-                    DatasetStatus::Failed("the loader thread stopped unexpectedly".into());
+        if let Some(m) = options.model {
+            settings.model = Some(m);
+        }
+        let ctx = cc.egui_ctx.clone();
+        let wake = {
+            let ctx = ctx.clone();
+            move || ctx.request_repaint()
+        };
+        let mut notifications = Notifications::default();
+        let worker = match WorkerHandle::spawn(Arc::new(wake.clone())) {
+            Ok(w) => Some(w),
+            Err(err) => {
+                notifications.error("Starting the worker thread", err.to_string());
+                None
+            }
+        };
+        let mut inputs = Inputs::default();
+        inputs.probe_microphone(wake);
+        let frame_log = std::env::var_os("FUSIONLAB_FRAME_LOG").map(|p| FrameLog {
+            path: PathBuf::from(p),
+            frames: Vec::new(),
+            last: None,
+            logic_start: None,
+        });
+        let mut app = Self {
+            dataset_editor: DatasetEditor::from_spec(&settings.dataset),
+            settings,
+            inputs,
+            predict: PredictView::default(),
+            training: TrainingView::default(),
+            projections: ProjectionView::default(),
+            browser: Browser::default(),
+            model: ModelStatus {
+                device: "cpu".into(),
+                ..ModelStatus::default()
+            },
+            notifications,
+            status: "starting…".into(),
+            loading: None,
+            worker,
+            outbox: Vec::new(),
+            next_id: 0,
+            decodes: Vec::new(),
+            explore_id: 0,
+            frame_log,
+            started: options.started,
+            first_frame_logged: false,
+        };
+        if let Some(dir) = app.settings.model.clone() {
+            if dir.join(crate::model::checkpoint::CONFIG).is_file() {
+                app.load_model(dir);
+            } else {
+                app.status = format!("no model at {}; train one", dir.display());
             }
         }
-        self.loaded = None;
+        app.explore();
+        if let Some(tab) = options.tab {
+            app.settings.tab = tab;
+        }
+        if let Some(name) = options.example {
+            let dir = asset_dir().join("examples").join(&name);
+            if dir.is_dir() {
+                app.decode(Source::Example(dir), Purpose::Sample);
+            } else {
+                let known: Vec<String> = inputs::examples()
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                app.notifications.error(
+                    "Opening the example",
+                    format!(
+                        "there is no example '{name}'; examples: {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        if options.train {
+            app.start_training();
+        }
+        app.flush();
+        app
     }
 
-    fn dataset_ui(&self, ui: &mut egui::Ui) {
-        match &self.status {
-            DatasetStatus::Loading => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(format!("Loading {}…", self.spec));
+    /// A fresh request id.
+    pub fn next_request_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Is the worker thread running?
+    pub fn has_worker(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Load a model folder.
+    pub fn load_model(&mut self, dir: PathBuf) {
+        self.status = format!("loading model {}…", dir.display());
+        self.outbox.push(Command::Load { dir });
+    }
+
+    /// Switch to another dataset (explores it; a new model may be needed).
+    pub fn set_dataset(&mut self, spec: &str) {
+        if let Err(e) = spec.parse::<DatasetSpec>() {
+            self.notifications
+                .error("Opening the dataset", format!("{spec}: {e}"));
+            return;
+        }
+        self.settings.dataset = spec.to_owned();
+        self.dataset_editor = DatasetEditor::from_spec(spec);
+        self.browser.exploration = None;
+        self.projections.tsne = None;
+        self.explore();
+    }
+
+    /// Run the current model over the dataset (browser and projections).
+    pub fn explore(&mut self) {
+        let Ok(dataset) = self.settings.dataset.parse::<DatasetSpec>() else {
+            self.notifications.error(
+                "Opening the dataset",
+                format!("'{}' is not a dataset", self.settings.dataset),
+            );
+            return;
+        };
+        self.explore_id = self.next_request_id();
+        self.browser.exploring = true;
+        self.browser.error = None;
+        self.outbox.push(Command::Explore {
+            request_id: self.explore_id,
+            dataset,
+            load: LoadOptions::default(),
+        });
+    }
+
+    /// Start a training run with the current settings.
+    pub fn start_training(&mut self) {
+        let dataset = match self.settings.dataset.parse::<DatasetSpec>() {
+            Ok(d) => d,
+            Err(e) => {
+                self.training.error = Some(e.to_string());
+                return;
+            }
+        };
+        if let Err(e) = self.settings.train.validate() {
+            self.training.error = Some(e.to_string());
+            self.notifications.error("Training", e.to_string());
+            return;
+        }
+        self.training.error = None;
+        self.training.running = true;
+        self.training.progress = None;
+        let n = self
+            .training
+            .runs
+            .iter()
+            .filter(|r| r.name.starts_with(self.settings.train.fusion.name()))
+            .count();
+        self.training.runs.push(Run {
+            name: format!("{} #{}", self.settings.train.fusion.name(), n + 1),
+            history: Vec::new(),
+            visible: true,
+            summary: None,
+        });
+        self.outbox.push(Command::Train {
+            dataset,
+            load: LoadOptions::default(),
+            config: self.settings.train.clone(),
+        });
+    }
+
+    /// Ask the worker to decode something.
+    pub fn decode(&mut self, source: Source, purpose: Purpose) {
+        self.decode_for(source, purpose, None);
+    }
+
+    fn decode_for(&mut self, source: Source, purpose: Purpose, sample: Option<usize>) {
+        let id = self.next_request_id();
+        self.decodes.push((id, purpose, sample));
+        self.outbox.push(Command::Decode {
+            request_id: id,
+            source,
+        });
+    }
+
+    /// The source that regenerates or reads dataset sample `i`.
+    pub fn sample_source(&self, i: usize) -> Option<Source> {
+        let s = self.browser.exploration.as_ref()?.samples.get(i)?;
+        match (
+            &s.origin,
+            self.settings.dataset.parse::<DatasetSpec>().ok()?,
+        ) {
+            (Origin::Synthetic { index }, DatasetSpec::Synthetic(config)) => {
+                let features = self
+                    .model
+                    .card
+                    .as_ref()
+                    .map_or_else(FeatureConfig::default, |c| c.features.clone());
+                Some(Source::Synthetic {
+                    config,
+                    features,
+                    index: *index,
+                })
+            }
+            (Origin::Files { image, audio }, _) => Some(Source::Files {
+                image: image.clone(),
+                audio: audio.clone(),
+                text: s.text.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Load dataset sample `i` into the inputs (or play its sound).
+    pub fn request_sample(&mut self, i: usize, purpose: Purpose) {
+        match self.sample_source(i) {
+            Some(source) => {
+                if purpose == Purpose::Sample {
+                    self.browser.selected = Some(i);
+                    self.predict.keep = [true; 3];
+                }
+                self.decode_for(source, purpose, Some(i));
+            }
+            None => self
+                .notifications
+                .error("Opening a sample", format!("sample {i} cannot be reopened")),
+        }
+    }
+
+    /// A random test sample (or any sample) into the inputs.
+    pub fn load_random_sample(&mut self) {
+        let Some(e) = &self.browser.exploration else {
+            return;
+        };
+        let pool: Vec<usize> = (0..e.samples.len())
+            .filter(|&i| e.samples[i].split == Split::Test)
+            .collect();
+        let pool = if pool.is_empty() {
+            (0..e.samples.len()).collect()
+        } else {
+            pool
+        };
+        if pool.is_empty() {
+            return;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize);
+        let i = pool[nanos % pool.len()];
+        self.request_sample(i, Purpose::Sample);
+    }
+
+    /// Handle one worker event.
+    pub fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Loading { what, done, total } => {
+                self.loading = (done < total).then_some((what, done, total));
+            }
+            Event::DatasetReady(summary) => {
+                self.loading = None;
+                self.status = format!(
+                    "dataset {}: {} samples, {} classes",
+                    summary.name,
+                    summary.samples,
+                    summary.classes.len()
+                );
+                if !summary.problems.is_empty() {
+                    self.notifications.error(
+                        "Some rows were skipped",
+                        format!(
+                            "{} rows of {} were skipped; the first: {}",
+                            summary.problems.len(),
+                            summary.name,
+                            summary.problems[0]
+                        ),
+                    );
+                }
+            }
+            Event::TrainingStarted {
+                device,
+                sizes,
+                parameters,
+            } => {
+                self.training.running = true;
+                self.training.sizes = Some((sizes, parameters));
+                self.model.device = device;
+                self.status = "training…".into();
+            }
+            Event::Progress(p) => {
+                self.loading = None;
+                self.training.progress = Some(p);
+            }
+            Event::Epoch(report) => {
+                if let Some(run) = self.training.runs.last_mut() {
+                    run.history.push(*report);
+                }
+            }
+            Event::TrainingFinished(summary) => {
+                self.training.running = false;
+                self.training.progress = None;
+                self.status = format!(
+                    "training {} after {} epochs ({:.1} s, {:.0} samples/s)",
+                    training::stop_text(&summary.stop),
+                    summary.history.len(),
+                    summary.seconds,
+                    summary.samples_per_second
+                );
+                self.model.card = Some(summary.card.clone());
+                self.model.dir = None;
+                if let Some(run) = self.training.runs.last_mut() {
+                    run.summary = Some(*summary);
+                }
+                self.after_model_change();
+            }
+            Event::Evaluated { .. } => {}
+            Event::Prediction {
+                request_id,
+                prediction,
+            } => self.predict.on_prediction(request_id, *prediction),
+            Event::Saved(dir) => {
+                self.notifications
+                    .info("Model saved", dir.display().to_string());
+                self.status = format!("saved {}", dir.display());
+                self.model.dir = Some(dir);
+            }
+            Event::Loaded { dir, card } => {
+                self.status = format!(
+                    "model {} ({}) loaded",
+                    dir.display(),
+                    card.model.fusion.name()
+                );
+                self.settings.train.fusion = card.model.fusion;
+                self.settings.model = Some(dir.clone());
+                self.model.card = Some(*card);
+                self.model.dir = Some(dir);
+                self.after_model_change();
+            }
+            Event::Cancelled { what } => {
+                self.loading = None;
+                self.status = format!("{what} cancelled");
+                if what == "t-SNE"
+                    && let Some(t) = &mut self.projections.tsne
+                {
+                    t.running = false;
+                }
+                if what.starts_with("exploring") || what.starts_with("loading") {
+                    self.browser.exploring = false;
+                }
+            }
+            Event::Failed { context, message } => self.on_failure(context, message),
+            Event::Decoded { request_id, input } => self.on_decoded(request_id, *input),
+            Event::Explored(e) => {
+                if e.request_id == self.explore_id {
+                    self.browser.exploring = false;
+                    self.loading = None;
+                    self.browser.set(*e);
+                }
+            }
+            Event::TsneProgress {
+                request_id,
+                iteration,
+                total,
+                kl,
+                points,
+                samples,
+            } => {
+                if let Some(t) = &mut self.projections.tsne
+                    && t.request_id == request_id
+                {
+                    t.points = points;
+                    t.samples = samples;
+                    t.iteration = (iteration, total);
+                    t.kl = kl;
+                }
+            }
+            Event::Tsne {
+                request_id,
+                space,
+                points,
+                samples,
+                kl,
+            } => {
+                if let Some(t) = &mut self.projections.tsne
+                    && t.request_id == request_id
+                {
+                    t.space = space;
+                    t.points = points;
+                    t.samples = samples;
+                    t.kl = kl;
+                    t.running = false;
+                    t.iteration.0 = t.iteration.1;
+                }
+            }
+        }
+    }
+
+    fn after_model_change(&mut self) {
+        self.predict.clear();
+        self.projections.tsne = None;
+        self.inputs.changed = true;
+        self.explore();
+    }
+
+    fn on_failure(&mut self, context: String, message: String) {
+        log::error!("{context}: {message}");
+        match context.as_str() {
+            "Predicting" => self.predict.error = Some(message.clone()),
+            "Opening an input" => self.inputs.error = Some(message.clone()),
+            "Training" => {
+                self.training.running = false;
+                self.training.progress = None;
+                self.training.error = Some(message.clone());
+                if let Some(run) = self.training.runs.last()
+                    && run.summary.is_none()
+                    && run.history.is_empty()
+                {
+                    self.training.runs.pop();
+                }
+            }
+            "Exploring the dataset" => {
+                self.browser.exploring = false;
+                self.browser.error = Some(message.clone());
+                self.loading = None;
+            }
+            "Computing t-SNE" => {
+                if let Some(t) = &mut self.projections.tsne {
+                    t.running = false;
+                }
+            }
+            _ => {}
+        }
+        self.status = format!("{context} failed");
+        self.notifications
+            .error(format!("{context} failed"), message);
+    }
+
+    fn on_decoded(&mut self, request_id: u64, input: DecodedInput) {
+        let Some(pos) = self.decodes.iter().position(|(id, ..)| *id == request_id) else {
+            return;
+        };
+        let (_, purpose, _) = self.decodes.remove(pos);
+        match purpose {
+            Purpose::Play => {
+                if let Some(a) = input.audio {
+                    match crate::audio::Player::play(a.samples, a.sample_rate) {
+                        Ok(p) => self.inputs.player = Some(p),
+                        Err(e) => self.notifications.error("Playing the sound", e.to_string()),
+                    }
+                }
+            }
+            Purpose::Input => self.inputs.apply(input, false),
+            Purpose::Sample => {
+                self.predict.keep = [true; 3];
+                self.inputs.apply(input, true);
+            }
+        }
+    }
+
+    /// Send a prediction request when the inputs or toggles changed.
+    fn request_prediction(&mut self) {
+        if !self.inputs.changed || self.model.card.is_none() {
+            return;
+        }
+        self.inputs.changed = false;
+        let present = self.inputs.present();
+        if !present.iter().any(|&p| p) {
+            self.predict.clear();
+            self.predict.pending = None;
+            return;
+        }
+        let keep: [bool; 3] = std::array::from_fn(|m| self.predict.keep[m] || !present[m]);
+        let full = keep.iter().all(|&k| k);
+        if !(0..3).any(|m| present[m] && keep[m]) {
+            self.predict.current = None;
+            self.predict.error =
+                Some("every given modality is switched off: tick at least one".into());
+            self.predict.pending = None;
+            return;
+        }
+        let id = self.next_request_id();
+        self.predict.pending = Some((id, full));
+        self.outbox.push(Command::Predict {
+            request_id: id,
+            input: self.inputs.raw(keep),
+        });
+    }
+
+    fn flush(&mut self) {
+        if let Some(worker) = &self.worker {
+            for cmd in self.outbox.drain(..) {
+                worker.send(cmd);
+            }
+        } else {
+            self.outbox.clear();
+        }
+    }
+
+    /// Drain worker events (for tests that drive the app without a window).
+    pub fn pump(&mut self, ctx: &egui::Context) {
+        let events: Vec<Event> = self
+            .worker
+            .as_ref()
+            .map(|w| w.drain().collect())
+            .unwrap_or_default();
+        for event in events {
+            self.on_event(event);
+        }
+        self.inputs.poll(ctx);
+        self.handle_dropped_files(ctx);
+        self.request_prediction();
+        self.flush();
+    }
+
+    fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if let Some((what, done, total)) = &self.loading {
+                ui.spinner();
+                ui.add(
+                    egui::ProgressBar::new(*done as f32 / (*total).max(1) as f32)
+                        .desired_width(200.0)
+                        .text(format!("{what}: {done}/{total}")),
+                );
+                if ui.small_button("Cancel").clicked() {
+                    self.outbox.push(Command::Cancel);
+                }
+            } else if self.browser.exploring {
+                ui.spinner();
+                ui.label("running the model over the dataset…");
+            }
+            ui.label(&self.status);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.small(format!("device: {}", self.model.device));
+                ui.separator();
+                ui.small(match &self.inputs.mic {
+                    MicStatus::Ready(n) => format!("microphone: {n}"),
+                    MicStatus::Checking => "microphone: checking…".into(),
+                    MicStatus::Unavailable(_) => "microphone: none".into(),
                 });
+            });
+        });
+    }
+
+    fn log_frame_start(&mut self) {
+        if let Some(log) = &mut self.frame_log {
+            log.logic_start = Some(Instant::now());
+        }
+    }
+
+    fn log_frame_end(&mut self) {
+        if !self.first_frame_logged {
+            self.first_frame_logged = true;
+            if let Some(t) = self.started {
+                log::info!(
+                    "first frame after {:.0} ms",
+                    t.elapsed().as_secs_f64() * 1000.0
+                );
+                if self.frame_log.is_some() {
+                    eprintln!(
+                        "first frame after {:.1} ms",
+                        t.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
             }
-            DatasetStatus::Failed(message) => {
-                ui.colored_label(ui.visuals().error_fg_color, message);
-            }
-            DatasetStatus::Ready(summary) => summary_ui(ui, summary),
+        }
+        let training = self.training.running;
+        if let Some(log) = &mut self.frame_log {
+            let now = Instant::now();
+            let cpu = log
+                .logic_start
+                .map_or(0.0, |s| (now - s).as_secs_f32() * 1000.0);
+            let interval = log.last.map_or(0.0, |l| (now - l).as_secs_f32() * 1000.0);
+            log.last = Some(now);
+            log.frames.push((cpu, interval, training));
         }
     }
 }
 
-fn summary_ui(ui: &mut egui::Ui, s: &Summary) {
-    ui.heading(format!("Dataset: {}", s.name));
-    ui.label(&s.description);
-    ui.add_space(8.0);
-    let count = |split| s.split(split).map_or(0, |x| x.total.samples);
-    ui.label(format!(
-        "{} samples · {} classes · train {} · val {} · test {}",
-        s.samples,
-        s.classes.len(),
-        count(Split::Train),
-        count(Split::Val),
-        count(Split::Test)
-    ));
-    ui.add_space(8.0);
-    egui::Grid::new("counts").striped(true).show(ui, |ui| {
-        ui.strong("class");
-        for split in Split::ALL {
-            ui.strong(split.name());
-        }
-        for m in Modality::ALL {
-            ui.strong(format!("with {}", m.name()));
-        }
-        ui.end_row();
-        for (c, name) in s.classes.iter().enumerate() {
-            ui.label(name);
-            for split in Split::ALL {
-                ui.label(
-                    s.split(split)
-                        .and_then(|x| x.classes.get(c))
-                        .map_or(0, |x| x.samples)
-                        .to_string(),
-                );
+impl Drop for FusionApp {
+    fn drop(&mut self) {
+        if let Some(log) = &self.frame_log {
+            let mut text = String::from("cpu_ms,interval_ms,training\n");
+            for (c, i, t) in &log.frames {
+                text += &format!("{c:.3},{i:.3},{}\n", u8::from(*t));
             }
-            for m in Modality::ALL {
-                let n: usize = s
-                    .splits
-                    .iter()
-                    .filter_map(|x| x.classes.get(c))
-                    .map(|x| x.present(m))
-                    .sum();
-                ui.label(n.to_string());
+            if let Err(e) = std::fs::write(&log.path, text) {
+                log::warn!("cannot write the frame log {}: {e}", log.path.display());
             }
-            ui.end_row();
-        }
-    });
-    if !s.problems.is_empty() {
-        ui.add_space(8.0);
-        ui.colored_label(
-            ui.visuals().warn_fg_color,
-            format!("{} rows were skipped:", s.problems.len()),
-        );
-        for p in s.problems.iter().take(20) {
-            ui.label(p.to_string());
         }
     }
 }
 
 impl eframe::App for FusionApp {
-    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.poll();
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.log_frame_start();
+        self.pump(ctx);
+        if self.training.running || self.browser.exploring || self.loading.is_some() {
+            // Keep the progress bar and the spinner moving.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        if self.frame_log.is_some() {
+            ctx.request_repaint(); // measure continuously
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::Panel::top("top_bar").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.strong("fusionlab");
-                ui.separator();
-                ui.label(format!("dataset: {}", self.spec));
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
+        let width = self.settings.inputs_width;
+        let inputs = egui::Panel::left("inputs_panel")
+            .resizable(true)
+            .default_size(width)
+            .min_size(240.0)
+            .max_size(560.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("inputs_scroll")
+                    .show(ui, |ui| self.inputs_ui(ui));
             });
-        });
+        self.settings.inputs_width = inputs.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.dataset_ui(ui));
+            ui.horizontal(|ui| {
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.settings.tab, tab, tab.name());
+                }
+            });
+            ui.separator();
+            match self.settings.tab {
+                Tab::Predict => self.predict_ui(ui),
+                Tab::Training => self.training_ui(ui),
+                Tab::Projections => self.projections_ui(ui),
+                Tab::Dataset => self.dataset_ui(ui),
+            }
         });
+        self.notifications.show(ui.ctx());
+        self.request_prediction();
+        self.flush();
+        self.log_frame_end();
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

@@ -38,10 +38,30 @@ const DATASET_HELP: &str = "DATASETS:
       e.g. synthetic:xor?samples=600&audio_noise=0.5";
 
 /// Subcommands.
+/// Options of the app window (all optional: it opens on the last session's state).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct AppArgs {
+    /// Load this model folder (default: the last one, or models/attention).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Open on this panel: predict, training, projections or dataset.
+    #[arg(long)]
+    pub tab: Option<String>,
+    /// Start with an example from assets/examples (e.g. redundant) as the inputs.
+    #[arg(long)]
+    pub example: Option<String>,
+    /// Start training as soon as the window opens (for demos).
+    #[arg(long)]
+    pub train: bool,
+    /// Ignore the settings saved by the last session.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the app window (the default).
-    App,
+    App(AppArgs),
     /// Train a model and optionally save it to models/NAME.
     Train(TrainArgs),
     /// Evaluate a saved model: metrics table and confusion matrix.

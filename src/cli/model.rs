@@ -151,7 +151,7 @@ pub fn run_model_command(command: &CliCommand, dataset: Option<&str>) -> anyhow:
         CliCommand::Compare(args) => {
             compare_command(&worker, args, dataset.unwrap_or(DEFAULT_DATASET))
         }
-        CliCommand::App | CliCommand::Data { .. } => bail!("not a model command"),
+        CliCommand::App(_) | CliCommand::Data { .. } => bail!("not a model command"),
     }
 }
 
@@ -373,6 +373,14 @@ fn predict_command(worker: &WorkerHandle, args: &PredictArgs) -> anyhow::Result<
     }
     let dir = checkpoint::resolve(&args.model);
     worker.send(Command::Load { dir });
+    // Predictions run on the input thread, which gets the model once loading is done.
+    loop {
+        match next(worker)? {
+            Event::Loaded { .. } => break,
+            Event::Failed { context, message } => return Err(fail(&context, &message)),
+            _ => {}
+        }
+    }
     worker.send(Command::Predict {
         request_id: 1,
         input: RawInput {

@@ -304,6 +304,19 @@ pub struct Prediction {
     pub image_grid: usize,
     /// Milliseconds of audio per frame of the audio attention.
     pub frame_ms: f32,
+    /// The log-mel spectrogram the model heard (`mel_bins × frames`, mel-major); empty without
+    /// audio. Not in the JSON output.
+    #[serde(default, skip_serializing)]
+    pub spectrogram: Vec<f32>,
+    /// Mel bins of `spectrogram`.
+    #[serde(default, skip_serializing)]
+    pub mel_bins: usize,
+    /// Per-modality embeddings (empty for an absent modality), for projections.
+    #[serde(default, skip_serializing)]
+    pub embeddings: [Vec<f32>; 3],
+    /// The fused embedding.
+    #[serde(default, skip_serializing)]
+    pub fused: Vec<f32>,
 }
 
 /// Predict one prepared sample.
@@ -354,5 +367,15 @@ pub fn predict(
         attention: r.attention,
         image_grid: cfg.image_size / 4,
         frame_ms: hop * 4.0,
+        spectrogram: sample.audio.clone().unwrap_or_default(),
+        mel_bins: loaded.card.features.audio.n_mels,
+        embeddings: std::array::from_fn(|m| {
+            if r.present[m] {
+                r.embeddings[m].clone()
+            } else {
+                Vec::new()
+            }
+        }),
+        fused: r.fused,
     })
 }

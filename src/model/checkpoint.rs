@@ -110,7 +110,7 @@ pub struct ModelCard {
 }
 
 /// A network with its parameters and description, ready to predict or train further.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadedModel {
     /// Description.
     pub card: ModelCard,

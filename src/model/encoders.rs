@@ -114,12 +114,14 @@ impl AudioEncoder {
     }
 }
 
+#[derive(Clone)]
 enum TextBody {
     Gru(GruDirection, GruDirection),
     Transformer(Embedding, TransformerLayer),
 }
 
 /// Text: word embedding → bidirectional GRU or a one-layer transformer → attention pooling.
+#[derive(Clone)]
 pub struct TextEncoder {
     embed: Embedding,
     body: TextBody,

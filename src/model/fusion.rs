@@ -22,6 +22,7 @@ pub struct Fused {
     pub token_attention: Option<[Tensor; 3]>,
 }
 
+#[derive(Clone)]
 enum Method {
     Early {
         hidden: Linear,
@@ -57,6 +58,7 @@ enum Method {
 }
 
 /// One fusion method plus its classifier head.
+#[derive(Clone)]
 pub struct Fusion {
     method: Method,
     head: Option<Linear>,

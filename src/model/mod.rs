@@ -154,6 +154,16 @@ pub enum TextEncoderKind {
     Transformer,
 }
 
+impl TextEncoderKind {
+    /// The name used on the command line and in menus.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gru => "gru",
+            Self::Transformer => "transformer",
+        }
+    }
+}
+
 impl FromStr for TextEncoderKind {
     type Err = String;
 
@@ -304,7 +314,7 @@ pub struct ModelOutput {
 }
 
 /// The whole network.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct FusionModel {
     config: ModelConfig,
     image: encoders::ImageEncoder,

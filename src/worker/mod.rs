@@ -2,6 +2,9 @@
 //! `Command`s go in, `Event`s come out; the UI thread never waits on model work. Both the app
 //! and the CLI drive it.
 
+mod explore;
+pub use explore::TSNE_MAX_POINTS;
+mod input;
 pub mod protocol;
 mod run;
 
@@ -10,7 +13,10 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use protocol::{Command, Event, TrainingSummary};
+pub use protocol::{
+    Command, DecodedAudio, DecodedImage, DecodedInput, Event, Exploration, ExploredSample, SPACES,
+    SampleOutcome, Source, SpaceProjection, TrainingSummary,
+};
 
 /// How the worker wakes the UI (`ctx.request_repaint()` in the app, a no-op in the CLI).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -50,12 +56,15 @@ impl EventSender {
     }
 }
 
-/// The UI side of the worker. Dropping it cancels the current job and joins the thread.
+/// The UI side of the worker: the `fusion_worker` thread (training, evaluation, exploration,
+/// checkpoints) and the `fusion_input` thread (decoding and prediction, so they never wait for
+/// training). Dropping it cancels the current job and joins both threads.
 pub struct WorkerHandle {
     commands: mpsc::Sender<Command>,
+    inputs: mpsc::Sender<input::Job>,
     events: mpsc::Receiver<Event>,
     cancel: CancelToken,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl WorkerHandle {
@@ -65,29 +74,54 @@ impl WorkerHandle {
         let (evt_tx, evt_rx) = mpsc::channel();
         let cancel = CancelToken::default();
         let events = EventSender { tx: evt_tx, wake };
+        let (job_tx, job_rx) = mpsc::channel();
+        let input_thread = std::thread::Builder::new()
+            .name("fusion_input".to_owned())
+            .spawn({
+                let events = events.clone();
+                move || input::run(&job_rx, &events)
+            })?;
         let thread = std::thread::Builder::new()
             .name("fusion_worker".to_owned())
             .spawn({
                 let cancel = cancel.clone();
-                move || run::run(&cmd_rx, &events, &cancel)
+                let jobs = job_tx.clone();
+                move || run::run(&cmd_rx, &events, &cancel, &jobs)
             })?;
         Ok(Self {
             commands: cmd_tx,
+            inputs: job_tx,
             events: evt_rx,
             cancel,
-            thread: Some(thread),
+            threads: vec![thread, input_thread],
         })
     }
 
     /// Send a command. `Cancel` takes effect at once (it is a flag, not a queued message).
     pub fn send(&self, cmd: Command) {
+        // Fails only if a thread is gone; it reported why before ending.
         match cmd {
             Command::Cancel => self.cancel.cancel(),
+            Command::Predict { request_id, input } => {
+                self.inputs
+                    .send(input::Job::Predict { request_id, input })
+                    .ok();
+            }
+            Command::Decode { request_id, source } => {
+                self.inputs
+                    .send(input::Job::Decode { request_id, source })
+                    .ok();
+            }
             cmd => {
-                if matches!(cmd, Command::Train { .. } | Command::Evaluate { .. }) {
+                if matches!(
+                    cmd,
+                    Command::Train { .. }
+                        | Command::Evaluate { .. }
+                        | Command::Explore { .. }
+                        | Command::Tsne { .. }
+                ) {
                     self.cancel.reset();
                 }
-                // Fails only if the worker thread is gone; it reported why before ending.
                 self.commands.send(cmd).ok();
             }
         }
@@ -113,7 +147,8 @@ impl Drop for WorkerHandle {
     fn drop(&mut self) {
         self.cancel.cancel();
         self.commands.send(Command::Shutdown).ok();
-        if let Some(thread) = self.thread.take() {
+        self.inputs.send(input::Job::Shutdown).ok();
+        for thread in self.threads.drain(..) {
             thread.join().ok();
         }
     }

@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
-use crate::data::{DatasetSpec, LoadOptions, Split, Summary};
+use crate::data::synthetic::SyntheticConfig;
+use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split, Summary};
 use crate::engine::{
     EpochReport, Evaluation, Prediction, Progress, RawInput, StopReason, TrainConfig,
 };
+use crate::model::WeightKind;
 use crate::model::checkpoint::ModelCard;
+use crate::viz::pca::Pca;
+use crate::viz::tsne::TsneConfig;
 
 /// A request to the worker.
 #[derive(Clone, Debug)]
@@ -47,6 +51,34 @@ pub enum Command {
     Load {
         /// The folder.
         dir: PathBuf,
+    },
+    /// Decode a file or a dataset sample into displayable, predictable inputs. Runs on the input
+    /// thread, so it never waits for training.
+    Decode {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// What to decode.
+        source: Source,
+    },
+    /// Load (or reuse) a dataset and run the current model over every sample: per-sample results
+    /// for browsing, and PCA projections of each embedding space. Without a compatible model the
+    /// samples still come back, without predictions.
+    Explore {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The dataset.
+        dataset: DatasetSpec,
+        /// How to load it.
+        load: LoadOptions,
+    },
+    /// t-SNE of one embedding space of the last exploration (streams [`Event::TsneProgress`]).
+    Tsne {
+        /// Echoed in the answers.
+        request_id: u64,
+        /// 0 image, 1 text, 2 audio, 3 fused.
+        space: usize,
+        /// Settings.
+        config: TsneConfig,
     },
     /// Stop the running job (training, evaluation or dataset loading) within one batch.
     /// Never queued: [`super::WorkerHandle::send`] flips the cancel flag.
@@ -116,6 +148,43 @@ pub enum Event {
         /// What was cancelled.
         what: String,
     },
+    /// A decoded input.
+    Decoded {
+        /// From the command.
+        request_id: u64,
+        /// What came out.
+        input: Box<DecodedInput>,
+    },
+    /// A dataset explored with the current model.
+    Explored(Box<Exploration>),
+    /// t-SNE is running: the layout so far.
+    TsneProgress {
+        /// From the command.
+        request_id: u64,
+        /// Iterations done.
+        iteration: usize,
+        /// Iterations in all.
+        total: usize,
+        /// KL divergence now.
+        kl: f32,
+        /// Current layout, one point per entry of [`Event::Tsne`]'s `samples`.
+        points: Vec<[f32; 2]>,
+        /// Sample indices (into the exploration) of the points.
+        samples: Vec<usize>,
+    },
+    /// t-SNE finished.
+    Tsne {
+        /// From the command.
+        request_id: u64,
+        /// The space.
+        space: usize,
+        /// Final layout.
+        points: Vec<[f32; 2]>,
+        /// Sample indices (into the exploration) of the points.
+        samples: Vec<usize>,
+        /// Final KL divergence.
+        kl: f32,
+    },
     /// Something failed; every error is reported once, here. The worker keeps running.
     Failed {
         /// What was being done ("Training", "Loading the model", …).
@@ -145,3 +214,136 @@ pub struct TrainingSummary {
     /// The new model's description.
     pub card: ModelCard,
 }
+
+/// Something to decode for the inputs panel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// An image file (PNG, JPEG, BMP, GIF, WebP).
+    ImageFile(PathBuf),
+    /// A WAV file.
+    AudioFile(PathBuf),
+    /// A UTF-8 text file (at most 64 KiB).
+    TextFile(PathBuf),
+    /// An example folder with any of `image.png`, `sound.wav` and `text.txt`.
+    Example(PathBuf),
+    /// Sample `index` of a synthetic dataset, regenerated.
+    Synthetic {
+        /// The generator settings.
+        config: SyntheticConfig,
+        /// Preprocessing (image size, audio rate).
+        features: FeatureConfig,
+        /// Which sample.
+        index: usize,
+    },
+    /// A sample of a folder dataset: its files and sentence.
+    Files {
+        /// Image file.
+        image: Option<PathBuf>,
+        /// Audio file.
+        audio: Option<PathBuf>,
+        /// The sentence.
+        text: Option<String>,
+    },
+}
+
+/// An image ready to show and to predict from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedImage {
+    /// Where it came from (file name or sample id).
+    pub name: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// RGB bytes, row-major (downscaled to at most 1024 pixels a side).
+    pub rgb: Vec<u8>,
+}
+
+/// A sound ready to show, play and predict from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedAudio {
+    /// Where it came from.
+    pub name: String,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Mono samples in −1..1.
+    pub samples: Vec<f32>,
+}
+
+/// The result of [`Command::Decode`]; only the parts the source has are set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecodedInput {
+    /// Image.
+    pub image: Option<DecodedImage>,
+    /// Sentence.
+    pub text: Option<String>,
+    /// Sound.
+    pub audio: Option<DecodedAudio>,
+}
+
+/// The model's answer for one dataset sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleOutcome {
+    /// Predicted class.
+    pub predicted: usize,
+    /// Probability of the predicted class.
+    pub confidence: f32,
+    /// Probabilities per class.
+    pub probs: Vec<f32>,
+    /// Modality weights.
+    pub weights: [f32; 3],
+}
+
+/// One dataset sample as the browser shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExploredSample {
+    /// Sample id.
+    pub id: String,
+    /// Split.
+    pub split: Split,
+    /// True class.
+    pub label: usize,
+    /// Which modalities it has.
+    pub present: [bool; 3],
+    /// The sentence.
+    pub text: Option<String>,
+    /// The model's input image as RGB bytes, `thumb_size²×3`.
+    pub thumb: Option<Vec<u8>>,
+    /// Where it came from (to load it into the inputs).
+    pub origin: Origin,
+    /// The model's answer (absent without a compatible model).
+    pub outcome: Option<SampleOutcome>,
+}
+
+/// A 2-D projection of one embedding space.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpaceProjection {
+    /// The fitted PCA (to place new inputs), if there were enough points.
+    pub pca: Option<Pca>,
+    /// `(sample index, coordinates)` for every sample that has this modality.
+    pub points: Vec<(usize, [f32; 2])>,
+}
+
+/// The result of [`Command::Explore`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exploration {
+    /// From the command.
+    pub request_id: u64,
+    /// Dataset name.
+    pub dataset: String,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Side of the thumbnails.
+    pub thumb_size: usize,
+    /// Kind of modality weights (with a model).
+    pub weight_kind: Option<WeightKind>,
+    /// Every sample.
+    pub samples: Vec<ExploredSample>,
+    /// PCA of the image, text, audio and fused embeddings (empty without a model).
+    pub projections: Vec<SpaceProjection>,
+    /// Why there are no predictions, when there are none.
+    pub note: Option<String>,
+}
+
+/// Names of the embedding spaces, in the order of [`Exploration::projections`].
+pub const SPACES: [&str; 4] = ["image", "text", "audio", "fused"];

@@ -2,13 +2,14 @@
 //! becomes exactly one `Failed` event and the loop goes on.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use candle_core::Device;
 
+use super::input::Job;
 use super::protocol::{Command, Event, TrainingSummary};
-use super::{CancelToken, EventSender};
+use super::{CancelToken, EventSender, explore};
 use crate::data::{Dataset, DatasetSpec, LoadObserver, LoadOptions, Sample, Split, load_dataset};
 use crate::engine::{
     self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
@@ -16,16 +17,31 @@ use crate::engine::{
 use crate::model::checkpoint::{self, LoadedModel};
 use crate::model::device;
 
-struct State {
-    device: Device,
-    model: Option<LoadedModel>,
-    dataset: Option<(String, LoadOptions, Dataset)>,
+pub(super) struct State {
+    pub(super) device: Device,
+    pub(super) model: Option<Arc<LoadedModel>>,
+    pub(super) dataset: Option<(String, LoadOptions, Dataset)>,
+    /// Embeddings of the last exploration, for t-SNE.
+    pub(super) explored: Option<explore::Embeddings>,
+    jobs: mpsc::Sender<Job>,
 }
 
-struct Observer<'a> {
-    events: &'a EventSender,
-    cancel: &'a CancelToken,
-    what: String,
+impl State {
+    /// Make `model` current here and on the input thread.
+    fn set_model(&mut self, model: LoadedModel) {
+        let model = Arc::new(model);
+        self.jobs
+            .send(Job::Model(Some(model.clone()), self.device.clone()))
+            .ok();
+        self.model = Some(model);
+        self.explored = None;
+    }
+}
+
+pub(super) struct Observer<'a> {
+    pub(super) events: &'a EventSender,
+    pub(super) cancel: &'a CancelToken,
+    pub(super) what: String,
 }
 
 impl LoadObserver for Observer<'_> {
@@ -53,12 +69,19 @@ impl TrainObserver for Observer<'_> {
     }
 }
 
-pub(super) fn run(commands: &mpsc::Receiver<Command>, events: &EventSender, cancel: &CancelToken) {
+pub(super) fn run(
+    commands: &mpsc::Receiver<Command>,
+    events: &EventSender,
+    cancel: &CancelToken,
+    jobs: &mpsc::Sender<Job>,
+) {
     let device = device::open(device::DeviceChoice::Auto).unwrap_or(Device::Cpu);
     let mut state = State {
         device,
         model: None,
         dataset: None,
+        explored: None,
+        jobs: jobs.clone(),
     };
     while let Ok(cmd) = commands.recv() {
         let result = match cmd {
@@ -79,21 +102,34 @@ pub(super) fn run(commands: &mpsc::Receiver<Command>, events: &EventSender, canc
                 &mut state, request_id, &dataset, &load, split, events, cancel,
             )
             .map_err(|e| ("Evaluating", e)),
-            Command::Predict { request_id, input } => predict(&state, &input)
-                .map(|prediction| {
-                    events.send(Event::Prediction {
-                        request_id,
-                        prediction: Box::new(prediction),
-                    })
-                })
-                .map_err(|e| ("Predicting", e)),
+            // The handle routes these to the input thread; answer anyway if one arrives here.
+            Command::Predict { request_id, input } => {
+                jobs.send(Job::Predict { request_id, input }).ok();
+                Ok(())
+            }
+            Command::Decode { request_id, source } => {
+                jobs.send(Job::Decode { request_id, source }).ok();
+                Ok(())
+            }
+            Command::Explore {
+                request_id,
+                dataset,
+                load,
+            } => explore::explore(&mut state, request_id, &dataset, &load, events, cancel)
+                .map_err(|e| ("Exploring the dataset", e)),
+            Command::Tsne {
+                request_id,
+                space,
+                config,
+            } => explore::tsne(&state, request_id, space, &config, events, cancel)
+                .map_err(|e| ("Computing t-SNE", e)),
             Command::Save { dir } => save(&mut state, &dir)
                 .map(|()| events.send(Event::Saved(dir)))
                 .map_err(|e| ("Saving the model", e)),
             Command::Load { dir } => checkpoint::load(&dir, &state.device)
                 .map(|loaded| {
                     let card = Box::new(loaded.card.clone());
-                    state.model = Some(loaded);
+                    state.set_model(loaded);
                     events.send(Event::Loaded { dir, card });
                 })
                 .map_err(|e| ("Loading the model", e.to_string())),
@@ -108,7 +144,7 @@ pub(super) fn run(commands: &mpsc::Receiver<Command>, events: &EventSender, canc
 }
 
 /// Load a dataset, reusing the cached one when the spec and options are the same.
-fn dataset<'s>(
+pub(super) fn dataset<'s>(
     state: &'s mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
@@ -217,7 +253,7 @@ fn train(
         card,
     };
     state.device = train_device;
-    state.model = Some(outcome.model);
+    state.set_model(outcome.model);
     match &summary.stop {
         StopReason::NonFinite { epoch, step, what } => Err(format!(
             "the {what} at epoch {epoch}, step {step}; training stopped there and the weights from the last good step are kept (you can still save or evaluate them). Try a lower learning rate (now {}), keep gradient clipping on, or look for broken values in the data",
@@ -230,10 +266,10 @@ fn train(
     }
 }
 
-fn current(state: &State) -> Result<&LoadedModel, String> {
+pub(super) fn current(state: &State) -> Result<&LoadedModel, String> {
     state
         .model
-        .as_ref()
+        .as_deref()
         .ok_or_else(|| "there is no model yet: train one or load one from models/".to_owned())
 }
 
@@ -303,20 +339,17 @@ fn evaluate(
     Ok(())
 }
 
-fn predict(state: &State, input: &engine::RawInput) -> Result<engine::Prediction, String> {
-    let model = current(state)?;
-    let sample = engine::prepare_input(input, &model.card.features).map_err(|e| e.to_string())?;
-    engine::predict(model, &sample, &state.device).map_err(|e| e.to_string())
-}
-
 fn save(state: &mut State, dir: &Path) -> Result<(), String> {
     let model = state
         .model
         .as_mut()
         .ok_or_else(|| "there is no model to save yet: train one first".to_owned())?;
-    model.card.name = dir
+    let mut card = model.card.clone();
+    card.name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    checkpoint::save(dir, &model.card, &model.store).map_err(|e| e.to_string())
+    checkpoint::save(dir, &card, &model.store).map_err(|e| e.to_string())?;
+    Arc::make_mut(model).card = card;
+    Ok(())
 }

@@ -122,7 +122,7 @@ pub fn class_names(preset: Preset, classes: usize) -> Vec<String> {
             .collect(),
         Preset::Xor if classes == 2 => vec!["match".into(), "mismatch".into()],
         Preset::Xor => (0..classes)
-            .map(|c| format!("shape+pitch≡{c} (mod {classes})"))
+            .map(|c| format!("shape+pitch={c} (mod {classes})"))
             .collect(),
         _ => SHAPES
             .iter()

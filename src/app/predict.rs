@@ -1,0 +1,337 @@
+//! The prediction panel: class probabilities, how much the model relied on each modality, where
+//! inside each modality it looked, and what-if toggles that mask a modality.
+
+use egui::{Color32, RichText, TextureHandle};
+
+use super::FusionApp;
+use super::widgets::{self, MODALITY_COLOURS, class_colour, heat, value_bar};
+use crate::data::Modality;
+use crate::engine::Prediction;
+use crate::model::WeightKind;
+
+/// State of the prediction view.
+pub struct PredictView {
+    /// The latest answer for the current inputs and toggles.
+    pub current: Option<Prediction>,
+    /// The latest answer with every given modality used (what the toggles compare against).
+    pub reference: Option<Prediction>,
+    /// What-if toggles: use this modality.
+    pub keep: [bool; 3],
+    /// The newest request sent, and whether it used every modality.
+    pub pending: Option<(u64, bool)>,
+    /// The last prediction error, shown inline.
+    pub error: Option<String>,
+    spectrogram: Option<(usize, TextureHandle)>,
+    generation: usize,
+}
+
+impl Default for PredictView {
+    fn default() -> Self {
+        Self {
+            current: None,
+            reference: None,
+            keep: [true; 3],
+            pending: None,
+            error: None,
+            spectrogram: None,
+            generation: 0,
+        }
+    }
+}
+
+impl PredictView {
+    /// Take an answer if it is the newest request's.
+    pub fn on_prediction(&mut self, request_id: u64, prediction: Prediction) {
+        let Some((pending, full)) = self.pending else {
+            return;
+        };
+        if request_id != pending {
+            return; // stale: the inputs changed since
+        }
+        if full {
+            self.reference = Some(prediction.clone());
+        }
+        self.current = Some(prediction);
+        self.error = None;
+        self.generation += 1;
+    }
+
+    /// Forget the answers (no inputs, or a new model).
+    pub fn clear(&mut self) {
+        self.current = None;
+        self.reference = None;
+        self.generation += 1;
+    }
+
+    /// The current prediction's spectrogram as a texture.
+    pub fn spectrogram_texture(&mut self, ctx: &egui::Context) -> Option<TextureHandle> {
+        let p = self.current.as_ref()?;
+        if self
+            .spectrogram
+            .as_ref()
+            .is_none_or(|(g, _)| *g != self.generation)
+        {
+            let (w, h, px) = crate::viz::spectrogram_rgb(&p.spectrogram, p.mel_bins)?;
+            let tex = widgets::rgb_texture(ctx, "spectrogram", w, h, &px, true)?;
+            self.spectrogram = Some((self.generation, tex));
+        }
+        self.spectrogram.as_ref().map(|(_, t)| t.clone())
+    }
+}
+
+/// Text for a weight kind.
+pub fn weight_kind_text(kind: WeightKind) -> (&'static str, &'static str) {
+    match kind {
+        WeightKind::Native => (
+            "native",
+            "The fusion layer's own weights: how strongly it mixed in each modality for this input.",
+        ),
+        WeightKind::Shapley => (
+            "Shapley",
+            "This fusion method has no weights of its own, so these are exact Shapley values: each \
+             modality's average effect on the predicted class's probability when it is added to \
+             every subset of the others (normalised to sum to 1).",
+        ),
+    }
+}
+
+impl FusionApp {
+    pub(crate) fn predict_ui(&mut self, ui: &mut egui::Ui) {
+        if self.model.card.is_none() {
+            ui.heading("Prediction");
+            ui.label(
+                "There is no model yet. Press Train in the top bar (a few seconds on the built-in \
+                 data), or load one from the Model menu.",
+            );
+            return;
+        }
+        let present = self.inputs.present();
+        if !present.iter().any(|&p| p) {
+            ui.heading("Prediction");
+            ui.label(
+                "Give the model something: open or drop an image, type a sentence, record or \
+                 load a sound, or pick an example or a dataset sample on the left.",
+            );
+            return;
+        }
+        if let Some(err) = &self.predict.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Error: {err}"));
+        }
+        let Some(p) = self.predict.current.clone() else {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("predicting…");
+            });
+            return;
+        };
+        let reference = self.predict.reference.clone();
+        let masked = (0..3).any(|m| present[m] && !self.predict.keep[m]);
+        egui::ScrollArea::vertical()
+            .id_salt("predict_scroll")
+            .show(ui, |ui| {
+                let top = p.classes.get(p.predicted).cloned().unwrap_or_default();
+                ui.horizontal(|ui| {
+                    ui.heading(format!("Prediction: {top}"));
+                    ui.label(
+                        RichText::new(format!(
+                            "{:.0}%",
+                            p.probs.get(p.predicted).unwrap_or(&0.0) * 100.0
+                        ))
+                        .heading(),
+                    );
+                });
+                self.what_if_ui(ui, present, masked, &p, reference.as_ref());
+                ui.add_space(6.0);
+                ui.columns(2, |cols| {
+                    cols[0].strong("Class probabilities");
+                    for (c, name) in p.classes.iter().enumerate() {
+                        let prob = p.probs.get(c).copied().unwrap_or(0.0);
+                        let before = reference
+                            .as_ref()
+                            .filter(|_| masked)
+                            .and_then(|r| r.probs.get(c).copied());
+                        let text = match before {
+                            Some(b) => format!(
+                                "{name}  {:.1}%  (all inputs: {:.1}%)",
+                                prob * 100.0,
+                                b * 100.0
+                            ),
+                            None => format!("{name}  {:.1}%", prob * 100.0),
+                        };
+                        value_bar(&mut cols[0], prob, before, class_colour(c), &text);
+                    }
+                    let (kind, help) = weight_kind_text(p.weight_kind);
+                    cols[1]
+                        .strong(format!("Reliance on each modality ({kind})"))
+                        .on_hover_text(help);
+                    for m in Modality::ALL {
+                        let i = m.index();
+                        let text = if p.present[i] {
+                            format!("{}  {:.0}%", m.name(), p.weights[i] * 100.0)
+                        } else if present[i] {
+                            format!("{}  masked", m.name())
+                        } else {
+                            format!("{}  not given", m.name())
+                        };
+                        value_bar(&mut cols[1], p.weights[i], None, MODALITY_COLOURS[i], &text)
+                            .on_hover_text(help);
+                    }
+                    cols[1].small(help);
+                });
+                ui.add_space(8.0);
+                ui.strong("Where the model looked inside each modality");
+                ui.columns(3, |cols| {
+                    self.image_attention_ui(&mut cols[0], &p);
+                    text_attention_ui(&mut cols[1], &p);
+                    self.audio_attention_ui(&mut cols[2], &p);
+                });
+            });
+    }
+
+    fn what_if_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        present: [bool; 3],
+        masked: bool,
+        p: &Prediction,
+        reference: Option<&Prediction>,
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("What if:").on_hover_text(
+                "Untick a modality to hide it from the model and see how the prediction moves.",
+            );
+            for m in Modality::ALL {
+                let i = m.index();
+                let response = ui
+                    .add_enabled(
+                        present[i],
+                        egui::Checkbox::new(&mut self.predict.keep[i], format!("use {}", m.name())),
+                    )
+                    .on_disabled_hover_text(format!("no {} given", m.name()));
+                if response.changed() {
+                    self.inputs.changed = true;
+                }
+            }
+            if masked && let Some(r) = reference {
+                let before = r.classes.get(r.predicted).cloned().unwrap_or_default();
+                let now = p.classes.get(p.predicted).cloned().unwrap_or_default();
+                let delta = p.probs.get(r.predicted).copied().unwrap_or(0.0)
+                    - r.probs.get(r.predicted).copied().unwrap_or(0.0);
+                let text = if before == now {
+                    format!(
+                        "still {now}; its probability moved {:+.1} points",
+                        delta * 100.0
+                    )
+                } else {
+                    format!("changed: {before} -> {now}")
+                };
+                ui.colored_label(ui.visuals().warn_fg_color, text);
+            }
+        });
+    }
+
+    fn image_attention_ui(&mut self, ui: &mut egui::Ui, p: &Prediction) {
+        ui.label(RichText::new("image").color(MODALITY_COLOURS[0]));
+        let ctx = ui.ctx().clone();
+        let att = &p.attention[0];
+        let grid = p.image_grid;
+        let (Some(tex), true) = (self.inputs.image_texture(&ctx), p.present[0]) else {
+            ui.weak("no image used");
+            return;
+        };
+        let (rect, response) =
+            widgets::texture(ui, &tex, egui::vec2(ui.available_width().min(200.0), 200.0));
+        // The model sees a centre-cropped square; the grid covers that square.
+        let side = rect.width().min(rect.height());
+        let square = egui::Rect::from_center_size(rect.center(), egui::vec2(side, side));
+        if grid > 0 && att.len() == grid * grid {
+            let max = att.iter().copied().fold(1e-9f32, f32::max);
+            let cell = side / grid as f32;
+            let painter = ui.painter_at(rect);
+            for (k, &a) in att.iter().enumerate() {
+                let (r, c) = (k / grid, k % grid);
+                let min = square.min + egui::vec2(c as f32 * cell, r as f32 * cell);
+                painter.rect_filled(
+                    egui::Rect::from_min_size(min, egui::vec2(cell, cell)),
+                    0.0,
+                    heat(a / max, 0.6),
+                );
+            }
+        }
+        response
+            .on_hover_text("Brighter cells: where the image encoder's attention pooling looked.");
+    }
+
+    fn audio_attention_ui(&mut self, ui: &mut egui::Ui, p: &Prediction) {
+        ui.label(RichText::new("audio").color(MODALITY_COLOURS[2]));
+        if !p.present[2] {
+            ui.weak("no sound used");
+            return;
+        }
+        let Some(tex) = self.predict.spectrogram_texture(ui.ctx()) else {
+            ui.weak("no spectrogram");
+            return;
+        };
+        let (rect, response) = widgets::texture(ui, &tex, egui::vec2(ui.available_width(), 110.0));
+        let att = &p.attention[2];
+        if !att.is_empty() {
+            let max = att.iter().copied().fold(1e-9f32, f32::max);
+            let (bar_rect, _) =
+                ui.allocate_exact_size(egui::vec2(rect.width(), 26.0), egui::Sense::hover());
+            let painter = ui.painter_at(bar_rect);
+            let w = bar_rect.width() / att.len() as f32;
+            for (k, &a) in att.iter().enumerate() {
+                let h = bar_rect.height() * a / max;
+                let x = bar_rect.left() + k as f32 * w;
+                painter.rect_filled(
+                    egui::Rect::from_min_max(
+                        egui::pos2(x + 0.5, bar_rect.bottom() - h),
+                        egui::pos2(x + w - 0.5, bar_rect.bottom()),
+                    ),
+                    0.0,
+                    heat(a / max, 1.0),
+                );
+            }
+            let best = att
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(k, _)| k);
+            ui.small(format!(
+                "frame weights ({} × {:.0} ms); most attended: {:.2}–{:.2} s",
+                att.len(),
+                p.frame_ms,
+                best as f32 * p.frame_ms / 1000.0,
+                (best + 1) as f32 * p.frame_ms / 1000.0
+            ));
+        }
+        response.on_hover_text("Log-mel spectrogram (low pitches at the bottom) and, below it, how much the audio encoder attended to each time frame.");
+    }
+}
+
+fn text_attention_ui(ui: &mut egui::Ui, p: &Prediction) {
+    ui.label(RichText::new("text").color(MODALITY_COLOURS[1]));
+    if !p.present[1] || p.words.is_empty() {
+        ui.weak("no text used");
+        return;
+    }
+    let att = &p.attention[1];
+    let max = att.iter().copied().fold(1e-9f32, f32::max);
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 3.0;
+        for (k, word) in p.words.iter().enumerate() {
+            let a = att.get(k).copied().unwrap_or(0.0);
+            let bg = heat(a / max, 0.85);
+            let text = RichText::new(word)
+                .background_color(bg)
+                .color(if a / max > 0.5 {
+                    Color32::BLACK
+                } else {
+                    ui.visuals().text_color()
+                });
+            ui.label(text)
+                .on_hover_text(format!("attention {:.1}%", a * 100.0));
+        }
+    });
+    ui.small("Words shaded by the text encoder's attention ([UNK] = not in the vocabulary).");
+}

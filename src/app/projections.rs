@@ -1,0 +1,399 @@
+//! The projections panel: PCA (computed with the exploration) and t-SNE (on request, streamed
+//! from the worker) of the image, text, audio and fused embeddings. Hover a point to see the
+//! sample, click it to load it; the current input is a star on the PCA view.
+
+use egui::{Color32, Pos2};
+use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
+
+use super::widgets::{class_colour, clock};
+use super::{FusionApp, Purpose};
+use crate::viz::tsne::TsneConfig;
+use crate::worker::{Command, SPACES};
+
+/// How the points are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Method {
+    /// Principal components.
+    #[default]
+    Pca,
+    /// t-SNE.
+    Tsne,
+}
+
+/// How the points are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ColourBy {
+    /// True class.
+    #[default]
+    Class,
+    /// Predicted class.
+    Predicted,
+    /// Right or wrong.
+    Correct,
+}
+
+/// A t-SNE layout (running or done).
+#[derive(Clone, Debug, Default)]
+pub struct TsneLayout {
+    /// Request that made it.
+    pub request_id: u64,
+    /// Embedding space.
+    pub space: usize,
+    /// Layout.
+    pub points: Vec<[f32; 2]>,
+    /// Sample of each point.
+    pub samples: Vec<usize>,
+    /// Still running.
+    pub running: bool,
+    /// Iterations done / in all.
+    pub iteration: (usize, usize),
+    /// KL divergence.
+    pub kl: f32,
+    /// When it started (for the ETA).
+    pub started: Option<std::time::Instant>,
+}
+
+/// State of the projections panel.
+#[derive(Default)]
+pub struct ProjectionView {
+    /// Space shown: 0 image, 1 text, 2 audio, 3 fused.
+    pub space: usize,
+    /// PCA or t-SNE.
+    pub method: Method,
+    /// Colouring.
+    pub colour: ColourBy,
+    /// t-SNE settings.
+    pub tsne_config: TsneConfig,
+    /// Latest t-SNE layout.
+    pub tsne: Option<TsneLayout>,
+    /// The plot's last screen transform (to find the point under the pointer).
+    pub transform: Option<PlotTransform>,
+    /// The sample under the pointer.
+    pub hovered: Option<usize>,
+}
+
+impl ProjectionView {
+    /// `(sample, [x, y])` of the layout shown.
+    pub fn layout(
+        &self,
+        app_exploration: Option<&crate::worker::Exploration>,
+    ) -> Vec<(usize, [f32; 2])> {
+        match self.method {
+            Method::Pca => app_exploration
+                .and_then(|e| e.projections.get(self.space))
+                .map(|p| p.points.clone())
+                .unwrap_or_default(),
+            Method::Tsne => self
+                .tsne
+                .as_ref()
+                .filter(|t| t.space == self.space)
+                .map(|t| {
+                    t.samples
+                        .iter()
+                        .copied()
+                        .zip(t.points.iter().copied())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Where a sample is drawn on screen (for tests and keyboard users).
+    pub fn screen_position(&self, layout: &[(usize, [f32; 2])], sample: usize) -> Option<Pos2> {
+        let t = self.transform.as_ref()?;
+        let (_, p) = layout.iter().find(|(s, _)| *s == sample)?;
+        Some(t.position_from_point(&PlotPoint::new(p[0], p[1])))
+    }
+}
+
+/// The sample nearest to a screen position, within `radius` pixels.
+fn nearest(
+    layout: &[(usize, [f32; 2])],
+    t: &PlotTransform,
+    pos: Pos2,
+    radius: f32,
+) -> Option<usize> {
+    layout
+        .iter()
+        .map(|(s, p)| {
+            (
+                *s,
+                t.position_from_point(&PlotPoint::new(p[0], p[1]))
+                    .distance(pos),
+            )
+        })
+        .filter(|(_, d)| *d <= radius)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(s, _)| s)
+}
+
+impl FusionApp {
+    pub(crate) fn projections_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(e) = self.browser.exploration.as_ref() else {
+            self.dataset_pending_ui(ui);
+            return;
+        };
+        if e.projections.is_empty() {
+            ui.label(format!(
+                "No projections: {}",
+                e.note.clone().unwrap_or_else(|| "no model".into())
+            ));
+            return;
+        }
+        let classes = e.classes.clone();
+        let view = &mut self.projections;
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Embedding");
+            egui::ComboBox::from_id_salt("proj_space")
+                .selected_text(SPACES[view.space])
+                .show_ui(ui, |ui| {
+                    for (i, name) in SPACES.iter().enumerate() {
+                        ui.selectable_value(&mut view.space, i, *name);
+                    }
+                });
+            ui.separator();
+            ui.selectable_value(&mut view.method, Method::Pca, "PCA");
+            ui.selectable_value(&mut view.method, Method::Tsne, "t-SNE");
+            ui.separator();
+            ui.label("Colour by");
+            egui::ComboBox::from_id_salt("proj_colour")
+                .selected_text(match view.colour {
+                    ColourBy::Class => "true class",
+                    ColourBy::Predicted => "predicted class",
+                    ColourBy::Correct => "right / wrong",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut view.colour, ColourBy::Class, "true class");
+                    ui.selectable_value(&mut view.colour, ColourBy::Predicted, "predicted class");
+                    ui.selectable_value(&mut view.colour, ColourBy::Correct, "right / wrong");
+                });
+        });
+        let mut command = None;
+        match view.method {
+            Method::Pca => {
+                if let Some(pca) = e.projections.get(view.space).and_then(|p| p.pca.as_ref()) {
+                    ui.small(format!(
+                        "PCA of the {} embeddings: component 1 explains {:.0}% of the variance, component 2 {:.0}%. The star is the current input.",
+                        SPACES[view.space],
+                        pca.explained[0] * 100.0,
+                        pca.explained[1] * 100.0
+                    ));
+                }
+            }
+            Method::Tsne => {
+                ui.horizontal_wrapped(|ui| {
+                    let running = view.tsne.as_ref().is_some_and(|t| t.running);
+                    ui.add_enabled_ui(!running, |ui| {
+                        let l = ui.label("Perplexity");
+                        ui.add(
+                            egui::DragValue::new(&mut view.tsne_config.perplexity)
+                                .range(2.0..=100.0),
+                        )
+                        .labelled_by(l.id);
+                        let l = ui.label("Iterations");
+                        ui.add(
+                            egui::DragValue::new(&mut view.tsne_config.iterations).range(50..=5000),
+                        )
+                        .labelled_by(l.id);
+                        let l = ui.label("Learning rate");
+                        ui.add(
+                            egui::DragValue::new(&mut view.tsne_config.learning_rate)
+                                .range(1.0..=2000.0),
+                        )
+                        .labelled_by(l.id);
+                    });
+                    if running {
+                        if ui.button("Stop t-SNE").clicked() {
+                            command = Some(Command::Cancel);
+                        }
+                    } else if ui.button("Run t-SNE").clicked() {
+                        command = Some(Command::Tsne {
+                            request_id: 0,
+                            space: view.space,
+                            config: view.tsne_config.clone(),
+                        });
+                    }
+                });
+                match &view.tsne {
+                    Some(t) if t.space == view.space => {
+                        let (done, total) = t.iteration;
+                        if t.running {
+                            let eta = t.started.map_or(0.0, |s| {
+                                let el = s.elapsed().as_secs_f32();
+                                if done > 0 {
+                                    el / done as f32 * (total - done) as f32
+                                } else {
+                                    0.0
+                                }
+                            });
+                            ui.add(
+                                egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(
+                                    format!(
+                                        "t-SNE iteration {done}/{total} · KL {:.3} · {} left",
+                                        t.kl,
+                                        clock(eta)
+                                    ),
+                                ),
+                            );
+                        } else {
+                            ui.small(format!(
+                                "t-SNE of {} {} embeddings (exact; up to {} points) · KL {:.3}",
+                                t.samples.len(),
+                                SPACES[t.space],
+                                crate::worker::TSNE_MAX_POINTS,
+                                t.kl
+                            ));
+                        }
+                    }
+                    _ => {
+                        ui.small("Press Run t-SNE: it runs in the background and the points move as it converges.");
+                    }
+                }
+            }
+        }
+        if let Some(Command::Tsne { space, config, .. }) = command {
+            self.start_tsne(space, config);
+        } else if let Some(c) = command {
+            self.outbox.push(c);
+        }
+        let Some(e) = self.browser.exploration.as_ref() else {
+            return;
+        };
+        let layout = self.projections.layout(Some(e));
+        let view = &self.projections;
+        // Group points by colour so the legend names them.
+        let key_of = |s: usize| -> (usize, String) {
+            let sample = &e.samples[s];
+            let predicted = sample.outcome.as_ref().map(|o| o.predicted);
+            match view.colour {
+                ColourBy::Class => (
+                    sample.label,
+                    classes.get(sample.label).cloned().unwrap_or_default(),
+                ),
+                ColourBy::Predicted => {
+                    let p = predicted.unwrap_or(0);
+                    (
+                        p,
+                        format!("predicted {}", classes.get(p).cloned().unwrap_or_default()),
+                    )
+                }
+                ColourBy::Correct => {
+                    if predicted == Some(sample.label) {
+                        (4, "right".into())
+                    } else {
+                        (2, "wrong".into())
+                    }
+                }
+            }
+        };
+        let mut groups: std::collections::BTreeMap<(usize, String), Vec<[f64; 2]>> =
+            Default::default();
+        for (s, p) in &layout {
+            groups
+                .entry(key_of(*s))
+                .or_default()
+                .push([f64::from(p[0]), f64::from(p[1])]);
+        }
+        let star = (view.method == Method::Pca)
+            .then(|| {
+                let p = self.predict.current.as_ref()?;
+                let v = if view.space == 3 {
+                    &p.fused
+                } else {
+                    &p.embeddings[view.space]
+                };
+                let pca = e.projections.get(view.space)?.pca.as_ref()?;
+                (!v.is_empty()).then(|| pca.project(v))
+            })
+            .flatten();
+        let hovered = view.hovered;
+        let response = Plot::new("projection_plot")
+            .legend(Legend::default())
+            .data_aspect(1.0)
+            .height(ui.available_height().max(200.0) - 30.0)
+            .show(ui, |plot| {
+                for ((colour, name), pts) in groups {
+                    let c = if view.colour == ColourBy::Correct {
+                        if colour == 4 {
+                            Color32::from_rgb(80, 170, 90)
+                        } else {
+                            Color32::from_rgb(230, 70, 60)
+                        }
+                    } else {
+                        class_colour(colour)
+                    };
+                    plot.points(
+                        Points::new(name, pts)
+                            .color(c)
+                            .radius(2.5)
+                            .shape(MarkerShape::Circle),
+                    );
+                }
+                if let Some(h) = hovered
+                    && let Some((_, p)) = layout.iter().find(|(s, _)| *s == h)
+                {
+                    plot.points(
+                        Points::new("hovered", vec![[f64::from(p[0]), f64::from(p[1])]])
+                            .radius(7.0)
+                            .filled(false)
+                            .color(Color32::WHITE),
+                    );
+                }
+                if let Some(s) = star {
+                    plot.points(
+                        Points::new("current input", vec![[f64::from(s[0]), f64::from(s[1])]])
+                            .shape(MarkerShape::Asterisk)
+                            .radius(10.0)
+                            .color(Color32::YELLOW),
+                    );
+                }
+            });
+        let transform = response.transform;
+        let r = response.response;
+        let pointer = r.hover_pos();
+        let near = pointer.and_then(|pos| nearest(&layout, &transform, pos, 8.0));
+        self.projections.transform = Some(transform);
+        self.projections.hovered = near;
+        if let Some(s) = near {
+            let sample = &e.samples[s];
+            let mut text = format!(
+                "{} · true: {}",
+                sample.id,
+                classes.get(sample.label).cloned().unwrap_or_default()
+            );
+            if let Some(o) = &sample.outcome {
+                text += &format!(
+                    " · predicted: {} ({:.0}%)",
+                    classes.get(o.predicted).cloned().unwrap_or_default(),
+                    o.confidence * 100.0
+                );
+            }
+            if let Some(t) = &sample.text {
+                text += &format!("\n“{t}”");
+            }
+            text += "\nclick to load it into the inputs";
+            r.clone().on_hover_text_at_pointer(text);
+            if r.clicked() {
+                self.request_sample(s, Purpose::Sample);
+            }
+        }
+    }
+
+    /// Ask the worker for a t-SNE of a space.
+    pub fn start_tsne(&mut self, space: usize, config: TsneConfig) {
+        let id = self.next_request_id();
+        self.projections.tsne = Some(TsneLayout {
+            request_id: id,
+            space,
+            running: true,
+            iteration: (0, config.iterations),
+            started: Some(std::time::Instant::now()),
+            ..TsneLayout::default()
+        });
+        self.outbox.push(Command::Tsne {
+            request_id: id,
+            space,
+            config,
+        });
+    }
+}

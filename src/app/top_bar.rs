@@ -1,0 +1,290 @@
+//! The top bar: dataset, fusion method, model load/save, device, and Train / Stop with progress.
+
+use std::path::PathBuf;
+
+use super::FusionApp;
+use super::training::stop_text;
+use crate::data::DatasetSpec;
+use crate::data::synthetic::{Preset, SyntheticConfig};
+use crate::model::FusionKind;
+use crate::model::checkpoint::{self, check_name};
+use crate::worker::Command;
+
+/// The dataset menu's editable copy of the synthetic knobs and the folder path.
+#[derive(Clone, Debug)]
+pub struct DatasetEditor {
+    /// Synthetic settings being edited.
+    pub synthetic: SyntheticConfig,
+    /// Folder or CSV path being edited.
+    pub path: String,
+}
+
+impl DatasetEditor {
+    /// Start from a dataset spec string.
+    pub fn from_spec(spec: &str) -> Self {
+        match spec.parse::<DatasetSpec>() {
+            Ok(DatasetSpec::Synthetic(cfg)) => Self {
+                synthetic: cfg,
+                path: String::new(),
+            },
+            Ok(DatasetSpec::Path(p)) => Self {
+                synthetic: SyntheticConfig::new(Preset::Redundant),
+                path: p.display().to_string(),
+            },
+            Err(_) => Self {
+                synthetic: SyntheticConfig::new(Preset::Redundant),
+                path: String::new(),
+            },
+        }
+    }
+}
+
+/// Folders under `models/` that hold a model.
+pub fn saved_models() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(super::model_dir())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join(checkpoint::CONFIG).is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+impl FusionApp {
+    pub(crate) fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("fusionlab");
+            ui.separator();
+            self.dataset_menu_ui(ui);
+            ui.separator();
+            let running = self.training.running;
+            let fusion = &mut self.settings.train.fusion;
+            ui.add_enabled_ui(!running, |ui| {
+                ui.label("Fusion");
+                egui::ComboBox::from_id_salt("fusion")
+                    .selected_text(fusion.name())
+                    .show_ui(ui, |ui| {
+                        for f in FusionKind::ALL {
+                            ui.selectable_value(fusion, f, f.name())
+                                .on_hover_text(f.explanation());
+                        }
+                    })
+                    .response
+                    .on_hover_text(fusion.explanation());
+            });
+            ui.separator();
+            self.model_menu_ui(ui);
+            ui.separator();
+            self.train_button_ui(ui);
+        });
+    }
+
+    fn dataset_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let name = self.settings.dataset.clone();
+        let short = if name.chars().count() > 36 {
+            format!(
+                "…{}",
+                name.chars()
+                    .rev()
+                    .take(35)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<String>()
+            )
+        } else {
+            name
+        };
+        let mut apply = None;
+        ui.menu_button(format!("Dataset: {short}"), |ui| {
+            ui.set_max_width(420.0);
+            let editor = &mut self.dataset_editor;
+            ui.strong("Built-in: Shapes & Sounds");
+            ui.horizontal_wrapped(|ui| {
+                for p in Preset::ALL {
+                    if ui
+                        .selectable_label(editor.synthetic.preset == p, p.name())
+                        .clicked()
+                    {
+                        let keep = editor.synthetic.clone();
+                        editor.synthetic = SyntheticConfig::new(p);
+                        editor.synthetic.samples = keep.samples;
+                        editor.synthetic.seed = keep.seed;
+                    }
+                }
+            });
+            let cfg = &mut editor.synthetic;
+            ui.small(cfg.preset.explanation());
+            egui::Grid::new("knobs").num_columns(2).show(ui, |ui| {
+                let l = ui.label("Samples");
+                ui.add(egui::DragValue::new(&mut cfg.samples).range(20..=50_000)).labelled_by(l.id);
+                ui.end_row();
+                let (_, range) = cfg.preset.classes_range();
+                let l = ui.label("Classes");
+                ui.add_enabled(
+                    range.start() != range.end(),
+                    egui::DragValue::new(&mut cfg.classes).range(range),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                for (m, name) in ["image", "text", "audio"].iter().enumerate() {
+                    let l = ui.label(format!("{name} noise"));
+                    ui.add(egui::Slider::new(&mut cfg.noise[m], 0.0..=1.0)).labelled_by(l.id);
+                    ui.end_row();
+                }
+                for (m, name) in ["image", "text", "audio"].iter().enumerate() {
+                    let l = ui.label(format!("{name} missing"));
+                    ui.add(egui::Slider::new(&mut cfg.missing[m], 0.0..=0.9)).labelled_by(l.id);
+                    ui.end_row();
+                }
+                let l = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut cfg.seed)).labelled_by(l.id);
+                ui.end_row();
+            });
+            if ui.button("Use this preset").clicked() {
+                apply = Some(cfg.spec());
+                ui.close();
+            }
+            ui.separator();
+            ui.strong("Your own data");
+            ui.small("A folder with manifest.csv (id,split,label,image,audio,text) or metadata.csv, or class sub-folders; or a CSV file.");
+            ui.horizontal(|ui| {
+                if ui.button("Open folder…").clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    apply = Some(dir.display().to_string());
+                    ui.close();
+                }
+                if ui.button("Open CSV…").clicked()
+                    && let Some(file) = rfd::FileDialog::new().add_filter("CSV", &["csv"]).pick_file()
+                {
+                    apply = Some(file.display().to_string());
+                    ui.close();
+                }
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("Dataset path");
+                ui.add(egui::TextEdit::singleline(&mut self.dataset_editor.path).hint_text("folder or .csv"))
+                    .labelled_by(l.id);
+                if ui.button("Load path").clicked() && !self.dataset_editor.path.trim().is_empty() {
+                    apply = Some(self.dataset_editor.path.trim().to_owned());
+                    ui.close();
+                }
+            });
+        });
+        if let Some(spec) = apply {
+            self.set_dataset(&spec);
+        }
+    }
+
+    fn model_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let label = match (&self.model.card, &self.model.dir) {
+            (Some(card), Some(dir)) => format!(
+                "Model: {} ({})",
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                card.model.fusion.name()
+            ),
+            (Some(card), None) => format!("Model: unsaved {}", card.model.fusion.name()),
+            (None, _) => "Model: none".into(),
+        };
+        let running = self.training.running;
+        ui.menu_button(label, |ui| {
+            ui.set_max_width(360.0);
+            ui.strong("Load");
+            let models = saved_models();
+            if models.is_empty() {
+                ui.weak("no saved models in models/");
+            }
+            for dir in models {
+                let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                if ui.add_enabled(!running, egui::Button::new(format!("Load {name}"))).clicked() {
+                    self.load_model(dir);
+                    ui.close();
+                }
+            }
+            if ui.add_enabled(!running, egui::Button::new("Load from folder…")).clicked()
+                && let Some(dir) = rfd::FileDialog::new().set_directory(super::model_dir()).pick_folder()
+            {
+                self.load_model(dir);
+                ui.close();
+            }
+            ui.separator();
+            ui.strong("Save the current model");
+            ui.horizontal(|ui| {
+                let l = ui.label("Name");
+                ui.add(egui::TextEdit::singleline(&mut self.settings.save_name).desired_width(140.0))
+                    .labelled_by(l.id);
+                let can = self.model.card.is_some() && !running;
+                if ui
+                    .add_enabled(can, egui::Button::new("Save model"))
+                    .on_disabled_hover_text("train or load a model first (and wait for training to end)")
+                    .clicked()
+                {
+                    match check_name(self.settings.save_name.trim()) {
+                        Ok(()) => {
+                            let dir = super::model_dir().join(self.settings.save_name.trim());
+                            self.outbox.push(Command::Save { dir });
+                            ui.close();
+                        }
+                        Err(e) => self.notifications.error("Saving the model", e.to_string()),
+                    }
+                }
+            });
+            ui.small("Saved as models/<name>/ (config.json + model.safetensors), written to a temporary folder first and then renamed, so a crash never leaves half a model.");
+            if let Some(card) = &self.model.card {
+                ui.separator();
+                ui.small(format!(
+                    "{} · {} classes · trained on {} · device {}",
+                    card.model.fusion.name(),
+                    card.classes.len(),
+                    card.dataset,
+                    self.model.device
+                ));
+            }
+        });
+    }
+
+    fn train_button_ui(&mut self, ui: &mut egui::Ui) {
+        if self.training.running {
+            if ui
+                .button("Stop")
+                .on_hover_text("stop training (keeps the best weights so far)")
+                .clicked()
+            {
+                self.outbox.push(Command::Cancel);
+            }
+            ui.add(
+                egui::ProgressBar::new(self.training.fraction())
+                    .desired_width(330.0)
+                    .text(self.training.progress_text()),
+            );
+        } else {
+            let fusion = self.settings.train.fusion.name();
+            if ui
+                .button(format!("Train {fusion}"))
+                .on_hover_text(format!(
+                    "train a new {fusion} model on {}",
+                    self.settings.dataset
+                ))
+                .clicked()
+            {
+                self.start_training();
+            }
+            if let Some(s) = self.training.last_finished() {
+                let acc = s
+                    .test
+                    .as_ref()
+                    .or(s.val.as_ref())
+                    .map_or(0.0, |e| e.metrics.accuracy);
+                ui.small(format!(
+                    "last run: {} · accuracy {acc:.3}",
+                    stop_text(&s.stop)
+                ));
+            }
+        }
+    }
+}

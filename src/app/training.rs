@@ -1,0 +1,510 @@
+//! The training panel: hyper-parameters, live curves of every run (kept and overlaid so methods
+//! can be compared), the confusion matrix and the per-class scores.
+
+use egui::{Color32, RichText};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+
+use super::widgets::{MODALITY_COLOURS, class_colour, clock};
+use super::{FusionApp, Tab};
+use crate::data::Modality;
+use crate::engine::{EpochReport, Metrics, Progress, StopReason};
+use crate::model::TextEncoderKind;
+use crate::model::device::DeviceChoice;
+use crate::worker::TrainingSummary;
+
+/// Which curves to plot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Curve {
+    /// Train and validation loss.
+    #[default]
+    Loss,
+    /// Train and validation accuracy.
+    Accuracy,
+    /// Validation macro-F1.
+    MacroF1,
+    /// Validation accuracy with one modality only.
+    SingleModality,
+    /// Mean modality weights on validation.
+    Weights,
+}
+
+impl Curve {
+    const ALL: [Self; 5] = [
+        Self::Loss,
+        Self::Accuracy,
+        Self::MacroF1,
+        Self::SingleModality,
+        Self::Weights,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Loss => "Loss",
+            Self::Accuracy => "Accuracy",
+            Self::MacroF1 => "Macro-F1",
+            Self::SingleModality => "One-modality accuracy",
+            Self::Weights => "Modality weights",
+        }
+    }
+}
+
+/// One training run, kept for comparison.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// "attention #2 · synthetic:redundant".
+    pub name: String,
+    /// Per-epoch reports so far.
+    pub history: Vec<EpochReport>,
+    /// Drawn in the plot?
+    pub visible: bool,
+    /// How it ended (when it has).
+    pub summary: Option<TrainingSummary>,
+}
+
+/// Live state of training.
+#[derive(Default)]
+pub struct TrainingView {
+    /// A run is going on.
+    pub running: bool,
+    /// Where the current run is.
+    pub progress: Option<Progress>,
+    /// Every run of this session, oldest first.
+    pub runs: Vec<Run>,
+    /// Curves shown.
+    pub curve: Curve,
+    /// Last training error, shown inline.
+    pub error: Option<String>,
+    /// Train / val / test sizes and parameter count of the current run.
+    pub sizes: Option<([usize; 3], usize)>,
+}
+
+impl TrainingView {
+    /// The latest run that finished.
+    pub fn last_finished(&self) -> Option<&TrainingSummary> {
+        self.runs.iter().rev().find_map(|r| r.summary.as_ref())
+    }
+
+    /// "epoch 3/15 · step 12/40 · 2 min left".
+    pub fn progress_text(&self) -> String {
+        match &self.progress {
+            Some(p) => format!(
+                "epoch {}/{} · step {}/{} · loss {:.3} · {:.0} samples/s · {} left",
+                p.epoch,
+                p.epochs,
+                p.step,
+                p.steps,
+                p.loss,
+                p.samples_per_second,
+                clock(p.eta_seconds)
+            ),
+            None => "starting…".into(),
+        }
+    }
+
+    /// Fraction done over the whole run.
+    pub fn fraction(&self) -> f32 {
+        self.progress.as_ref().map_or(0.0, |p| {
+            let steps = (p.epochs * p.steps).max(1) as f32;
+            ((p.epoch.saturating_sub(1) * p.steps + p.step) as f32 / steps).clamp(0.0, 1.0)
+        })
+    }
+}
+
+/// Text for why a run stopped.
+pub fn stop_text(stop: &StopReason) -> String {
+    match stop {
+        StopReason::Completed => "completed".into(),
+        StopReason::EarlyStopped => "stopped early (validation loss stopped improving)".into(),
+        StopReason::Cancelled => "stopped by you".into(),
+        StopReason::NonFinite { epoch, step, what } => {
+            format!("stopped: {what} at epoch {epoch}, step {step}")
+        }
+    }
+}
+
+fn run_colour(i: usize) -> Color32 {
+    class_colour(i)
+}
+
+impl FusionApp {
+    pub(crate) fn training_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical()
+            .id_salt("training_scroll")
+            .show(ui, |ui| {
+                ui.columns(2, |cols| {
+                    self.hyper_parameters_ui(&mut cols[0]);
+                    self.runs_ui(&mut cols[1]);
+                });
+                ui.separator();
+                self.curves_ui(ui);
+                ui.separator();
+                self.evaluation_ui(ui);
+            });
+    }
+
+    fn hyper_parameters_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Hyper-parameters");
+        let running = self.training.running;
+        let cfg = &mut self.settings.train;
+        ui.add_enabled_ui(!running, |ui| {
+            egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
+                let row = |ui: &mut egui::Ui, name: &str, hint: &str, add: &mut dyn FnMut(&mut egui::Ui) -> egui::Response| {
+                    let label = ui.label(name).on_hover_text(hint);
+                    add(ui).labelled_by(label.id).on_hover_text(hint);
+                    ui.end_row();
+                };
+                row(ui, "Epochs", "Passes over the training data.", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.epochs).range(1..=500))
+                });
+                row(ui, "Batch size", "Samples per step.", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.batch_size).range(1..=1024))
+                });
+                row(ui, "Learning rate", "AdamW step size (peak, after warm-up).", &mut |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut cfg.learning_rate)
+                            .range(1e-6..=1.0)
+                            .speed(1e-4)
+                            .max_decimals(5),
+                    )
+                });
+                row(ui, "Weight decay", "AdamW decoupled weight decay.", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.weight_decay).range(0.0..=1.0).speed(1e-3))
+                });
+                row(ui, "Patience", "Stop after this many epochs without a better validation loss (0 = never).", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.patience).range(0..=100))
+                });
+                row(ui, "Modality dropout", "Chance of hiding each modality of a training sample, so the model learns to cope with one alone.", &mut |ui| {
+                    ui.add(egui::Slider::new(&mut cfg.modality_dropout, 0.0..=0.9))
+                });
+                row(ui, "Seed", "Same seed, same settings give the same model.", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.seed))
+                });
+                row(ui, "Embedding size", "Width of each modality's embedding.", &mut |ui| {
+                    ui.add(egui::DragValue::new(&mut cfg.embed_dim).range(8..=512))
+                });
+                row(ui, "Text encoder", "GRU or a one-layer transformer.", &mut |ui| {
+                    egui::ComboBox::from_id_salt("text_encoder")
+                        .selected_text(cfg.text_encoder.name())
+                        .show_ui(ui, |ui| {
+                            for k in [TextEncoderKind::Gru, TextEncoderKind::Transformer] {
+                                ui.selectable_value(&mut cfg.text_encoder, k, k.name());
+                            }
+                        })
+                        .response
+                });
+                row(ui, "Device", "auto uses the GPU when fusionlab was built with one.", &mut |ui| {
+                    egui::ComboBox::from_id_salt("device")
+                        .selected_text(device_name(cfg.device))
+                        .show_ui(ui, |ui| {
+                            for d in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda, DeviceChoice::Metal] {
+                                ui.selectable_value(&mut cfg.device, d, device_name(d));
+                            }
+                        })
+                        .response
+                });
+            });
+            if ui.button("Reset to defaults").clicked() {
+                let fusion = cfg.fusion;
+                *cfg = crate::engine::TrainConfig::default();
+                cfg.fusion = fusion;
+            }
+        });
+        if let Some(err) = &self.training.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Error: {err}"));
+        }
+    }
+
+    fn runs_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Runs");
+        if self.training.runs.is_empty() {
+            ui.label("Runs of this session appear here; tick them to overlay their curves.");
+        }
+        let mut clear = false;
+        for (i, run) in self.training.runs.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                ui.checkbox(
+                    &mut run.visible,
+                    RichText::new(&run.name).color(run_colour(i)),
+                );
+                match &run.summary {
+                    Some(s) => {
+                        let acc = s
+                            .test
+                            .as_ref()
+                            .or(s.val.as_ref())
+                            .map_or(0.0, |e| e.metrics.accuracy);
+                        ui.small(format!("acc {acc:.3} · {}", stop_text(&s.stop)));
+                    }
+                    None => {
+                        ui.small("running…");
+                    }
+                }
+            });
+        }
+        if !self.training.runs.is_empty()
+            && !self.training.running
+            && ui.button("Clear runs").clicked()
+        {
+            clear = true;
+        }
+        if clear {
+            self.training.runs.clear();
+        }
+        if let Some(([tr, va, te], params)) = self.training.sizes {
+            ui.small(format!(
+                "last run: {tr} train / {va} val / {te} test samples · {params} parameters · {}",
+                self.model.device
+            ));
+        }
+    }
+
+    fn curves_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.strong("Curves");
+            for c in Curve::ALL {
+                ui.selectable_value(&mut self.training.curve, c, c.name());
+            }
+        });
+        let curve = self.training.curve;
+        let runs = &self.training.runs;
+        Plot::new("training_curves")
+            .legend(Legend::default())
+            .height(260.0)
+            .x_axis_label("epoch")
+            .include_y(0.0)
+            .show(ui, |plot| {
+                for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.visible) {
+                    let colour = run_colour(i);
+                    let series = |f: &dyn Fn(&EpochReport) -> Option<f64>| -> Vec<[f64; 2]> {
+                        run.history
+                            .iter()
+                            .filter_map(|e| f(e).map(|y| [e.epoch as f64, y]))
+                            .collect()
+                    };
+                    let mut line =
+                        |name: String, points: Vec<[f64; 2]>, colour: Color32, dashed: bool| {
+                            let mut l = Line::new(name, PlotPoints::from(points))
+                                .color(colour)
+                                .width(2.0);
+                            if dashed {
+                                l = l.style(LineStyle::dashed_dense());
+                            }
+                            plot.line(l);
+                        };
+                    match curve {
+                        Curve::Loss => {
+                            line(
+                                format!("{} train", run.name),
+                                series(&|e| Some(f64::from(e.train_loss))),
+                                colour,
+                                true,
+                            );
+                            line(
+                                format!("{} val", run.name),
+                                series(&|e| Some(f64::from(e.val.loss))),
+                                colour,
+                                false,
+                            );
+                        }
+                        Curve::Accuracy => {
+                            line(
+                                format!("{} train", run.name),
+                                series(&|e| Some(f64::from(e.train_accuracy))),
+                                colour,
+                                true,
+                            );
+                            line(
+                                format!("{} val", run.name),
+                                series(&|e| Some(f64::from(e.val.accuracy))),
+                                colour,
+                                false,
+                            );
+                        }
+                        Curve::MacroF1 => {
+                            line(
+                                format!("{} val", run.name),
+                                series(&|e| Some(f64::from(e.val.macro_f1))),
+                                colour,
+                                false,
+                            );
+                        }
+                        Curve::SingleModality => {
+                            for m in Modality::ALL {
+                                let k = m.index();
+                                line(
+                                    format!("{} {} only", run.name, m.name()),
+                                    series(&|e| e.val.modality_only[k].map(f64::from)),
+                                    MODALITY_COLOURS[k],
+                                    i + 1 != runs.len(),
+                                );
+                            }
+                        }
+                        Curve::Weights => {
+                            for m in Modality::ALL {
+                                let k = m.index();
+                                line(
+                                    format!("{} {}", run.name, m.name()),
+                                    series(&|e| Some(f64::from(e.val.mean_weights[k]))),
+                                    MODALITY_COLOURS[k],
+                                    i + 1 != runs.len(),
+                                );
+                            }
+                        }
+                    }
+                }
+            });
+        if matches!(curve, Curve::SingleModality | Curve::Weights) {
+            ui.small("Colours are the modalities; the newest run is solid, earlier runs dashed.");
+        } else {
+            ui.small("Colours are the runs; dashed = training set, solid = validation set.");
+        }
+    }
+
+    fn evaluation_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(summary) = self.training.last_finished().cloned() else {
+            ui.label("The confusion matrix and per-class scores appear when a run finishes.");
+            return;
+        };
+        let (which, eval) = match (&summary.test, &summary.val) {
+            (Some(t), _) => ("test", t),
+            (None, Some(v)) => ("validation", v),
+            _ => return,
+        };
+        let classes = self
+            .browser
+            .exploration
+            .as_ref()
+            .map(|e| e.classes.clone())
+            .filter(|c| c.len() == eval.metrics.confusion.len())
+            .unwrap_or_else(|| summary.card.classes.clone());
+        ui.heading(format!(
+            "Last run on the {which} set: accuracy {:.3} · macro-F1 {:.3}",
+            eval.metrics.accuracy, eval.metrics.macro_f1
+        ));
+        ui.columns(2, |cols| {
+            if let Some((t, p)) = confusion_ui(&mut cols[0], &eval.metrics, &classes) {
+                self.browser.filter.pair = Some((t, p));
+                self.browser.filter.split = Some(match which {
+                    "test" => crate::data::Split::Test,
+                    _ => crate::data::Split::Val,
+                });
+                self.browser.page = 0;
+                self.settings.tab = Tab::Dataset;
+            }
+            per_class_ui(&mut cols[1], &eval.metrics, &classes);
+        });
+    }
+}
+
+fn device_name(d: DeviceChoice) -> &'static str {
+    match d {
+        DeviceChoice::Auto => "auto",
+        DeviceChoice::Cpu => "cpu",
+        DeviceChoice::Cuda => "cuda",
+        DeviceChoice::Metal => "metal",
+    }
+}
+
+/// The confusion matrix as heat-mapped buttons; returns the clicked cell `(true, predicted)`.
+fn confusion_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String]) -> Option<(usize, usize)> {
+    ui.strong("Confusion matrix (rows: true class, columns: predicted) — click a cell to see those samples");
+    let max = m
+        .confusion
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as f32;
+    let mut clicked = None;
+    egui::ScrollArea::horizontal()
+        .id_salt("confusion_scroll")
+        .show(ui, |ui| {
+            egui::Grid::new("confusion")
+                .spacing([2.0, 2.0])
+                .show(ui, |ui| {
+                    ui.label("");
+                    for c in classes {
+                        ui.small(short(c));
+                    }
+                    ui.end_row();
+                    for (t, row) in m.confusion.iter().enumerate() {
+                        ui.small(short(classes.get(t).map_or("?", String::as_str)));
+                        for (p, &count) in row.iter().enumerate() {
+                            let v = count as f32 / max;
+                            let base = if t == p {
+                                Color32::from_rgb(40, 140, 80)
+                            } else {
+                                Color32::from_rgb(200, 60, 50)
+                            };
+                            let fill = if count == 0 {
+                                ui.visuals().extreme_bg_color
+                            } else {
+                                base.gamma_multiply(0.25 + 0.75 * v)
+                            };
+                            let button = egui::Button::new(
+                                RichText::new(count.to_string()).color(Color32::WHITE),
+                            )
+                            .fill(fill)
+                            .min_size(egui::vec2(34.0, 22.0));
+                            let name = format!(
+                                "{} predicted as {}: {count}",
+                                classes.get(t).map_or("?", String::as_str),
+                                classes.get(p).map_or("?", String::as_str)
+                            );
+                            let response = ui.add(button);
+                            response.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::Role::Button, true, &name)
+                            });
+                            if response.on_hover_text(&name).clicked() {
+                                clicked = Some((t, p));
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+    clicked
+}
+
+fn short(name: &str) -> String {
+    if name.chars().count() > 10 {
+        let s: String = name.chars().take(9).collect();
+        format!("{s}…")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn per_class_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String]) {
+    ui.strong("Per class");
+    egui::Grid::new("per_class").striped(true).show(ui, |ui| {
+        for h in ["class", "precision", "recall", "F1", "samples"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for (c, s) in m.per_class.iter().enumerate() {
+            ui.label(
+                RichText::new(classes.get(c).map_or("?", String::as_str)).color(class_colour(c)),
+            );
+            ui.label(format!("{:.3}", s.precision));
+            ui.label(format!("{:.3}", s.recall));
+            ui.label(format!("{:.3}", s.f1));
+            ui.label(s.support.to_string());
+            ui.end_row();
+        }
+    });
+    let only: Vec<String> = Modality::ALL
+        .iter()
+        .filter_map(|mo| m.modality_only[mo.index()].map(|a| format!("{} only {a:.3}", mo.name())))
+        .collect();
+    if !only.is_empty() {
+        ui.small(format!("With a single modality: {}", only.join(" · ")));
+    }
+    let w = m.mean_weights;
+    ui.small(format!(
+        "Mean reliance: image {:.0}% · text {:.0}% · audio {:.0}%",
+        w[0] * 100.0,
+        w[1] * 100.0,
+        w[2] * 100.0
+    ));
+}

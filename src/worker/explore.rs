@@ -1,0 +1,220 @@
+//! Exploring a dataset with the current model: per-sample results for the browser, PCA of each
+//! embedding space, and t-SNE on request.
+
+use super::input::chw_to_rgb;
+use super::protocol::{Event, Exploration, ExploredSample, SampleOutcome, SpaceProjection};
+use super::run::{State, dataset};
+use super::{CancelToken, EventSender};
+use crate::data::{DatasetSpec, LoadOptions, Sample};
+use crate::engine::{self, Batcher, check_compatible};
+use crate::viz::pca::Pca;
+use crate::viz::tsne::{TsneConfig, tsne as run_tsne};
+
+/// Per sample, its embedding in each space (image, text, audio, fused); `None` where absent.
+pub(super) type Embeddings = Vec<[Option<Vec<f32>>; 4]>;
+
+/// Most points t-SNE runs on (exact t-SNE costs O(n²) per iteration); larger sets are thinned
+/// evenly.
+pub const TSNE_MAX_POINTS: usize = 1000;
+
+/// Samples evaluated between progress reports.
+const CHUNK: usize = 256;
+
+fn thumb(sample: &Sample, options: &LoadOptions) -> Option<Vec<u8>> {
+    let cfg = &options.features.image;
+    let size = cfg.size as usize;
+    let plane = size * size;
+    sample.image.as_ref().map(|chw| {
+        let raw: Vec<f32> = chw
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let c = (i / plane.max(1)).min(2);
+                v * cfg.std[c] + cfg.mean[c]
+            })
+            .collect();
+        chw_to_rgb(&raw, size)
+    })
+}
+
+pub(super) fn explore(
+    state: &mut State,
+    request_id: u64,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<(), String> {
+    let mut load = load.clone();
+    if let Some(model) = &state.model {
+        load.features = model.card.features.clone();
+    }
+    if dataset(state, spec, &load, events, cancel)?.is_none() {
+        return Ok(());
+    }
+    let Some((_, _, data)) = &state.dataset else {
+        return Err("internal: the dataset vanished".into());
+    };
+    let mut samples: Vec<ExploredSample> = data
+        .samples
+        .iter()
+        .map(|s| ExploredSample {
+            id: s.id.clone(),
+            split: s.split,
+            label: s.label,
+            present: s.presence().0,
+            text: s.text.as_ref().map(|t| t.raw.clone()),
+            thumb: thumb(s, &load),
+            origin: s.origin.clone(),
+            outcome: None,
+        })
+        .collect();
+    let mut exploration = Exploration {
+        request_id,
+        dataset: data.name.clone(),
+        classes: data.classes.clone(),
+        thumb_size: load.features.image.size as usize,
+        weight_kind: None,
+        samples: Vec::new(),
+        projections: Vec::new(),
+        note: None,
+    };
+    let compatible = match &state.model {
+        None => Err("no model yet: train one or load one to see predictions".to_owned()),
+        Some(model) => check_compatible(&model.card, data).map_err(|e| e.to_string()),
+    };
+    let mut embeddings: Embeddings = Vec::new();
+    match (compatible, state.model.as_deref()) {
+        (Ok(()), Some(model)) => {
+            let batcher = Batcher {
+                config: model.model.config(),
+                vocab: &model.card.vocab,
+                device: &state.device,
+            };
+            let all: Vec<&Sample> = data.samples.iter().collect();
+            let what = format!("running the model over {}", data.name);
+            for (c, chunk) in all.chunks(CHUNK).enumerate() {
+                events.send(Event::Loading {
+                    what: what.clone(),
+                    done: c * CHUNK,
+                    total: all.len(),
+                });
+                let cancelled = || cancel.is_cancelled();
+                let Some(eval) = engine::evaluate(
+                    &model.model,
+                    &batcher,
+                    chunk,
+                    data.classes.len(),
+                    true,
+                    &cancelled,
+                )
+                .map_err(|e| e.to_string())?
+                else {
+                    events.send(Event::Cancelled {
+                        what: "exploring the dataset".into(),
+                    });
+                    return Ok(());
+                };
+                exploration.weight_kind = Some(eval.weight_kind);
+                for r in eval.samples {
+                    let i = embeddings.len();
+                    let confidence = r.probs.get(r.predicted).copied().unwrap_or(0.0);
+                    samples[i].outcome = Some(SampleOutcome {
+                        predicted: r.predicted,
+                        confidence,
+                        probs: r.probs,
+                        weights: r.weights,
+                    });
+                    let [a, b, c] = r.embeddings;
+                    let keep = |m: usize, v: Vec<f32>| r.present[m].then_some(v);
+                    embeddings.push([keep(0, a), keep(1, b), keep(2, c), Some(r.fused)]);
+                }
+            }
+            exploration.projections = (0..4).map(|space| project(&embeddings, space)).collect();
+        }
+        (Err(note), _) => exploration.note = Some(note),
+        (Ok(()), None) => exploration.note = Some("no model".into()),
+    }
+    exploration.samples = samples;
+    state.explored = Some(embeddings);
+    events.send(Event::Explored(Box::new(exploration)));
+    Ok(())
+}
+
+fn project(embeddings: &Embeddings, space: usize) -> SpaceProjection {
+    let rows: Vec<(usize, &[f32])> = embeddings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e[space].as_deref().map(|v| (i, v)))
+        .collect();
+    let vectors: Vec<&[f32]> = rows.iter().map(|(_, v)| *v).collect();
+    let Some(pca) = Pca::fit(&vectors) else {
+        return SpaceProjection::default();
+    };
+    let points = rows.iter().map(|&(i, v)| (i, pca.project(v))).collect();
+    SpaceProjection {
+        pca: Some(pca),
+        points,
+    }
+}
+
+pub(super) fn tsne(
+    state: &State,
+    request_id: u64,
+    space: usize,
+    config: &TsneConfig,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<(), String> {
+    let embeddings = state
+        .explored
+        .as_ref()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            "explore a dataset with a model first (the Projections panel does this)".to_owned()
+        })?;
+    let available: Vec<usize> = embeddings
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.get(space).is_some_and(Option::is_some))
+        .map(|(i, _)| i)
+        .collect();
+    let n = available.len().min(TSNE_MAX_POINTS);
+    let samples: Vec<usize> = (0..n)
+        .map(|k| available[k * available.len() / n.max(1)])
+        .collect();
+    let rows: Vec<&[f32]> = samples
+        .iter()
+        .filter_map(|&i| embeddings[i][space].as_deref())
+        .collect();
+    let total = config.iterations;
+    let step = |iteration: usize, points: &[[f32; 2]], kl: f32| {
+        events.send(Event::TsneProgress {
+            request_id,
+            iteration,
+            total,
+            kl,
+            points: points.to_vec(),
+            samples: samples.clone(),
+        });
+        !cancel.is_cancelled()
+    };
+    let mut last_kl = f32::NAN;
+    let mut tracking = |i: usize, p: &[[f32; 2]], kl: f32| {
+        last_kl = kl;
+        step(i, p, kl)
+    };
+    match run_tsne(&rows, config, &mut tracking)? {
+        Some(points) => events.send(Event::Tsne {
+            request_id,
+            space,
+            points,
+            samples,
+            kl: last_kl,
+        }),
+        None => events.send(Event::Cancelled {
+            what: "t-SNE".into(),
+        }),
+    }
+    Ok(())
+}
