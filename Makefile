@@ -26,7 +26,7 @@ run: build ## Build and open the app on the built-in dataset (DATASET=… to cho
 # Tests already run in parallel; one compute thread each keeps candle's spinning thread pools from
 # fighting over the cores (several times slower otherwise on a 2-core machine).
 test: deps-test ## Build and run the whole suite, headless
-	RAYON_NUM_THREADS=1 $(XVFB) $(CARGO) test --release --locked --no-fail-fast
+	RAYON_NUM_THREADS=1 bash .ci/with-virtual-mic.sh $(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
 bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
 	$(CARGO) bench --locked --benches

@@ -184,6 +184,9 @@ pub struct FusionApp {
     next_id: u64,
     decodes: Vec<(u64, Purpose, Option<usize>)>,
     explore_id: u64,
+    /// The model load sent at start; its `Loaded` needs no new exploration (the one queued
+    /// after it already uses the model).
+    startup_load: bool,
     frame_log: Option<FrameLog>,
     started: Option<Instant>,
     first_frame_logged: bool,
@@ -266,6 +269,7 @@ impl FusionApp {
             next_id: 0,
             decodes: Vec::new(),
             explore_id: 0,
+            startup_load: false,
             frame_log,
             started: options.started,
             first_frame_logged: false,
@@ -273,6 +277,7 @@ impl FusionApp {
         if let Some(dir) = app.settings.model.clone() {
             if dir.join(crate::model::checkpoint::CONFIG).is_file() {
                 app.load_model(dir);
+                app.startup_load = true;
             } else {
                 app.status = format!("no model at {}; train one", dir.display());
             }
@@ -556,7 +561,12 @@ impl FusionApp {
                 self.settings.model = Some(dir.clone());
                 self.model.card = Some(*card);
                 self.model.dir = Some(dir);
-                self.after_model_change();
+                if std::mem::take(&mut self.startup_load) {
+                    self.predict.clear();
+                    self.inputs.changed = true;
+                } else {
+                    self.after_model_change();
+                }
             }
             Event::Cancelled { what } => {
                 self.loading = None;
@@ -570,7 +580,12 @@ impl FusionApp {
                     self.browser.exploring = false;
                 }
             }
-            Event::Failed { context, message } => self.on_failure(context, message),
+            Event::Failed { context, message } => {
+                if context == "Loading the model" {
+                    self.startup_load = false;
+                }
+                self.on_failure(context, message);
+            }
             Event::Decoded { request_id, input } => self.on_decoded(request_id, *input),
             Event::Explored(e) => {
                 if e.request_id == self.explore_id {
@@ -794,6 +809,22 @@ impl FusionApp {
             let interval = log.last.map_or(0.0, |l| (now - l).as_secs_f32() * 1000.0);
             log.last = Some(now);
             log.frames.push((cpu, interval, training));
+            if log.frames.len().is_multiple_of(300) {
+                log.write();
+            }
+        }
+    }
+}
+
+impl FrameLog {
+    /// Write the log (CSV); done every 300 frames and at exit, so a killed run keeps most of it.
+    fn write(&self) {
+        let mut text = String::from("cpu_ms,interval_ms,training\n");
+        for (c, i, t) in &self.frames {
+            text += &format!("{c:.3},{i:.3},{}\n", u8::from(*t));
+        }
+        if let Err(e) = std::fs::write(&self.path, text) {
+            log::warn!("cannot write the frame log {}: {e}", self.path.display());
         }
     }
 }
@@ -801,13 +832,7 @@ impl FusionApp {
 impl Drop for FusionApp {
     fn drop(&mut self) {
         if let Some(log) = &self.frame_log {
-            let mut text = String::from("cpu_ms,interval_ms,training\n");
-            for (c, i, t) in &log.frames {
-                text += &format!("{c:.3},{i:.3},{}\n", u8::from(*t));
-            }
-            if let Err(e) = std::fs::write(&log.path, text) {
-                log::warn!("cannot write the frame log {}: {e}", log.path.display());
-            }
+            log.write();
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use fusionlab::data::{LoadOptions, Modality};
 use fusionlab::engine::RawInput;
 use fusionlab::model::FusionKind;
-use fusionlab::worker::{Command, Event, WorkerHandle};
+use fusionlab::worker::{Command, Event, Exploration, WorkerHandle};
 
 use crate::common::tiny;
 
@@ -187,4 +187,168 @@ fn a_bad_dataset_and_a_bad_device_are_single_failures() {
             "{message}"
         );
     }
+}
+
+/// Load the demo model, explore `spec` with it and return the exploration.
+fn explore_with_demo(w: &WorkerHandle, request_id: u64, spec: &str) -> Exploration {
+    w.send(Command::Load {
+        dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention"),
+    });
+    w.send(Command::Explore {
+        request_id,
+        dataset: spec.parse().expect("spec"),
+        load: LoadOptions::default(),
+    });
+    let events = until(w, |e| {
+        matches!(e, Event::Explored(_) | Event::Failed { .. })
+    });
+    match events.last() {
+        Some(Event::Explored(e)) => (**e).clone(),
+        _ => panic!("{events:?}"),
+    }
+}
+
+#[test]
+fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
+    let w = worker();
+    let e = explore_with_demo(&w, 5, "synthetic:missing?samples=90");
+    assert_eq!(e.request_id, 5);
+    assert_eq!(e.samples.len(), 90);
+    assert!(e.note.is_none(), "{:?}", e.note);
+    assert!(e.samples.iter().all(|s| s.outcome.is_some()));
+    // Thumbnails exist exactly for samples with an image; every space has a PCA layout of the
+    // samples that have that modality (fused: all).
+    for s in &e.samples {
+        assert_eq!(s.thumb.is_some(), s.present[0]);
+        let o = s.outcome.as_ref().expect("outcome");
+        assert!((o.weights.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+    assert_eq!(e.projections.len(), 4);
+    for m in Modality::ALL {
+        let with = e.samples.iter().filter(|s| s.present[m.index()]).count();
+        assert_eq!(e.projections[m.index()].points.len(), with, "{}", m.name());
+    }
+    assert_eq!(e.projections[3].points.len(), 90);
+    let pca = e.projections[3].pca.as_ref().expect("pca");
+    assert!(pca.explained[0] >= pca.explained[1] && pca.explained[0] > 0.0);
+
+    w.send(Command::Tsne {
+        request_id: 6,
+        space: 3,
+        config: fusionlab::viz::tsne::TsneConfig {
+            perplexity: 10.0,
+            iterations: 150,
+            ..Default::default()
+        },
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Tsne { .. } | Event::Failed { .. })
+    });
+    let progress = events
+        .iter()
+        .filter(|e| matches!(e, Event::TsneProgress { request_id: 6, .. }))
+        .count();
+    assert!(progress >= 3, "t-SNE streamed {progress} layouts");
+    let Some(Event::Tsne {
+        points,
+        samples,
+        kl,
+        ..
+    }) = events.last()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(points.len(), 90);
+    assert_eq!(samples.len(), 90);
+    assert!(kl.is_finite());
+}
+
+#[test]
+fn explore_without_a_compatible_model_still_lists_the_samples_and_says_why() {
+    let w = worker();
+    let e = explore_with_demo(&w, 1, "synthetic:xor?samples=40");
+    assert_eq!(e.samples.len(), 40);
+    assert!(e.samples.iter().all(|s| s.outcome.is_none()));
+    let note = e.note.clone().expect("a note");
+    assert!(note.contains("classes"), "{note}");
+    // t-SNE needs an exploration with embeddings.
+    w.send(Command::Tsne {
+        request_id: 2,
+        space: 0,
+        config: Default::default(),
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Failed { .. } | Event::Tsne { .. })
+    });
+    assert!(
+        matches!(events.last(), Some(Event::Failed { context, .. }) if context == "Computing t-SNE")
+    );
+}
+
+#[test]
+fn decoding_files_samples_and_examples_never_waits_for_training() {
+    use fusionlab::worker::Source;
+    let w = worker();
+    // A long training run occupies the main worker thread …
+    w.send(train_cmd("synthetic:redundant?samples=200", 50));
+    until(&w, |e| matches!(e, Event::Progress(_)));
+    // … while decoding answers at once on the input thread.
+    let started = Instant::now();
+    let examples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/redundant");
+    w.send(Command::Decode {
+        request_id: 3,
+        source: Source::Example(examples),
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Decoded { .. } | Event::Failed { .. })
+    });
+    let Some(Event::Decoded {
+        request_id: 3,
+        input,
+    }) = events.last()
+    else {
+        panic!("{events:?}")
+    };
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let image = input.image.as_ref().expect("image");
+    assert_eq!((image.width, image.height), (256, 256));
+    assert_eq!(image.rgb.len(), 256 * 256 * 3);
+    assert!(input.text.as_ref().is_some_and(|t| !t.is_empty()));
+    assert_eq!(input.audio.as_ref().expect("audio").sample_rate, 16_000);
+    // A synthetic sample regenerates exactly.
+    let cfg = match "synthetic:missing?samples=50".parse().expect("spec") {
+        fusionlab::data::DatasetSpec::Synthetic(c) => c,
+        other => panic!("{other:?}"),
+    };
+    w.send(Command::Decode {
+        request_id: 4,
+        source: Source::Synthetic {
+            config: cfg.clone(),
+            features: Default::default(),
+            index: 7,
+        },
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Decoded { .. } | Event::Failed { .. })
+    });
+    let Some(Event::Decoded { input, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
+    let r = fusionlab::data::synthetic::render_sample(&cfg, &Default::default(), 7);
+    assert_eq!(input.text, r.text);
+    assert_eq!(input.audio.as_ref().map(|a| a.samples.clone()), r.audio);
+    // A missing file fails once, naming it.
+    w.send(Command::Decode {
+        request_id: 5,
+        source: Source::AudioFile("/nonexistent/clip.wav".into()),
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Failed { .. } | Event::Decoded { .. })
+    });
+    assert!(
+        matches!(events.last(), Some(Event::Failed { message, .. }) if message.contains("/nonexistent/clip.wav")),
+        "{events:?}"
+    );
+    w.send(Command::Cancel);
 }
