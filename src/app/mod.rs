@@ -3,6 +3,8 @@
 //! All model work, decoding and projections run in the worker; this thread only draws.
 
 mod browser;
+mod events;
+mod frame_log;
 mod inputs;
 mod notifications;
 mod predict;
@@ -26,7 +28,8 @@ pub use training::{Curve, Run, TrainingView};
 use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split};
 use crate::engine::TrainConfig;
 use crate::model::checkpoint::ModelCard;
-use crate::worker::{Command, DecodedInput, Event, Source, WorkerHandle};
+use crate::worker::{Command, Event, Source, WorkerHandle};
+use frame_log::FrameLog;
 
 /// The main panels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -144,15 +147,6 @@ pub enum Purpose {
     Sample,
     /// Play a dataset sample's sound.
     Play,
-}
-
-/// Frame timing, for the responsiveness measurement (`FUSIONLAB_FRAME_LOG=file`).
-struct FrameLog {
-    path: PathBuf,
-    /// CPU milliseconds spent in `logic` + `ui`, and the interval since the previous frame.
-    frames: Vec<(f32, f32, bool)>,
-    last: Option<Instant>,
-    logic_start: Option<Instant>,
 }
 
 /// The eframe application.
@@ -478,222 +472,6 @@ impl FusionApp {
         self.request_sample(i, Purpose::Sample);
     }
 
-    /// Handle one worker event.
-    pub fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Loading { what, done, total } => {
-                self.loading = (done < total).then_some((what, done, total));
-            }
-            Event::DatasetReady(summary) => {
-                self.loading = None;
-                self.status = format!(
-                    "dataset {}: {} samples, {} classes",
-                    summary.name,
-                    summary.samples,
-                    summary.classes.len()
-                );
-                if !summary.problems.is_empty() {
-                    self.notifications.error(
-                        "Some rows were skipped",
-                        format!(
-                            "{} rows of {} were skipped; the first: {}",
-                            summary.problems.len(),
-                            summary.name,
-                            summary.problems[0]
-                        ),
-                    );
-                }
-            }
-            Event::TrainingStarted {
-                device,
-                sizes,
-                parameters,
-            } => {
-                self.training.running = true;
-                self.training.sizes = Some((sizes, parameters));
-                self.model.device = device;
-                self.status = "training…".into();
-            }
-            Event::Progress(p) => {
-                self.loading = None;
-                self.training.progress = Some(p);
-            }
-            Event::Epoch(report) => {
-                if let Some(run) = self.training.runs.last_mut() {
-                    run.history.push(*report);
-                }
-            }
-            Event::TrainingFinished(summary) => {
-                self.training.running = false;
-                self.training.progress = None;
-                self.status = format!(
-                    "training {} after {} epochs ({:.1} s, {:.0} samples/s)",
-                    training::stop_text(&summary.stop),
-                    summary.history.len(),
-                    summary.seconds,
-                    summary.samples_per_second
-                );
-                self.model.card = Some(summary.card.clone());
-                self.model.dir = None;
-                if let Some(run) = self.training.runs.last_mut() {
-                    run.summary = Some(*summary);
-                }
-                self.after_model_change();
-            }
-            Event::Evaluated { .. } => {}
-            Event::Prediction {
-                request_id,
-                prediction,
-            } => self.predict.on_prediction(request_id, *prediction),
-            Event::Saved(dir) => {
-                self.notifications
-                    .info("Model saved", dir.display().to_string());
-                self.status = format!("saved {}", dir.display());
-                self.model.dir = Some(dir);
-            }
-            Event::Loaded { dir, card } => {
-                self.status = format!(
-                    "model {} ({}) loaded",
-                    dir.display(),
-                    card.model.fusion.name()
-                );
-                self.settings.train.fusion = card.model.fusion;
-                self.settings.model = Some(dir.clone());
-                self.model.card = Some(*card);
-                self.model.dir = Some(dir);
-                if std::mem::take(&mut self.startup_load) {
-                    self.predict.clear();
-                    self.inputs.changed = true;
-                } else {
-                    self.after_model_change();
-                }
-            }
-            Event::Cancelled { what } => {
-                self.loading = None;
-                self.status = format!("{what} cancelled");
-                if what == "t-SNE"
-                    && let Some(t) = &mut self.projections.tsne
-                {
-                    t.running = false;
-                }
-                if what.starts_with("exploring") || what.starts_with("loading") {
-                    self.browser.exploring = false;
-                }
-            }
-            Event::Failed { context, message } => {
-                if context == "Loading the model" {
-                    self.startup_load = false;
-                }
-                self.on_failure(context, message);
-            }
-            Event::Decoded { request_id, input } => self.on_decoded(request_id, *input),
-            Event::Explored(e) => {
-                if e.request_id == self.explore_id {
-                    self.browser.exploring = false;
-                    self.loading = None;
-                    self.browser.set(*e);
-                }
-            }
-            Event::TsneProgress {
-                request_id,
-                iteration,
-                total,
-                kl,
-                points,
-                samples,
-            } => {
-                if let Some(t) = &mut self.projections.tsne
-                    && t.request_id == request_id
-                {
-                    t.points = points;
-                    t.samples = samples;
-                    t.iteration = (iteration, total);
-                    t.kl = kl;
-                }
-            }
-            Event::Tsne {
-                request_id,
-                space,
-                points,
-                samples,
-                kl,
-            } => {
-                if let Some(t) = &mut self.projections.tsne
-                    && t.request_id == request_id
-                {
-                    t.space = space;
-                    t.points = points;
-                    t.samples = samples;
-                    t.kl = kl;
-                    t.running = false;
-                    t.iteration.0 = t.iteration.1;
-                }
-            }
-        }
-    }
-
-    fn after_model_change(&mut self) {
-        self.predict.clear();
-        self.projections.tsne = None;
-        self.inputs.changed = true;
-        self.explore();
-    }
-
-    fn on_failure(&mut self, context: String, message: String) {
-        log::error!("{context}: {message}");
-        match context.as_str() {
-            "Predicting" => self.predict.error = Some(message.clone()),
-            "Opening an input" => self.inputs.error = Some(message.clone()),
-            "Training" => {
-                self.training.running = false;
-                self.training.progress = None;
-                self.training.error = Some(message.clone());
-                if let Some(run) = self.training.runs.last()
-                    && run.summary.is_none()
-                    && run.history.is_empty()
-                {
-                    self.training.runs.pop();
-                }
-            }
-            "Exploring the dataset" => {
-                self.browser.exploring = false;
-                self.browser.error = Some(message.clone());
-                self.loading = None;
-            }
-            "Computing t-SNE" => {
-                if let Some(t) = &mut self.projections.tsne {
-                    t.running = false;
-                }
-            }
-            _ => {}
-        }
-        self.status = format!("{context} failed");
-        self.notifications
-            .error(format!("{context} failed"), message);
-    }
-
-    fn on_decoded(&mut self, request_id: u64, input: DecodedInput) {
-        let Some(pos) = self.decodes.iter().position(|(id, ..)| *id == request_id) else {
-            return;
-        };
-        let (_, purpose, _) = self.decodes.remove(pos);
-        match purpose {
-            Purpose::Play => {
-                if let Some(a) = input.audio {
-                    match crate::audio::Player::play(a.samples, a.sample_rate) {
-                        Ok(p) => self.inputs.player = Some(p),
-                        Err(e) => self.notifications.error("Playing the sound", e.to_string()),
-                    }
-                }
-            }
-            Purpose::Input => self.inputs.apply(input, false),
-            Purpose::Sample => {
-                self.predict.keep = [true; 3];
-                self.inputs.apply(input, true);
-            }
-        }
-    }
-
     /// Send a prediction request when the inputs or toggles changed.
     fn request_prediction(&mut self) {
         if !self.inputs.changed || self.model.card.is_none() {
@@ -812,19 +590,6 @@ impl FusionApp {
             if log.frames.len().is_multiple_of(300) {
                 log.write();
             }
-        }
-    }
-}
-
-impl FrameLog {
-    /// Write the log (CSV); done every 300 frames and at exit, so a killed run keeps most of it.
-    fn write(&self) {
-        let mut text = String::from("cpu_ms,interval_ms,training\n");
-        for (c, i, t) in &self.frames {
-            text += &format!("{c:.3},{i:.3},{}\n", u8::from(*t));
-        }
-        if let Err(e) = std::fs::write(&self.path, text) {
-            log::warn!("cannot write the frame log {}: {e}", self.path.display());
         }
     }
 }
