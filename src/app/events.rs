@@ -203,7 +203,7 @@ impl FusionApp {
         let Some(pos) = self.decodes.iter().position(|(id, ..)| *id == request_id) else {
             return;
         };
-        let (_, purpose, _) = self.decodes.remove(pos);
+        let (_, purpose) = self.decodes.remove(pos);
         match purpose {
             Purpose::Play => {
                 if let Some(a) = input.audio {

@@ -2,6 +2,7 @@
 //! top bar, the inputs panel, the four main panels and the status bar; `save` persists settings.
 //! All model work, decoding and projections run in the worker; this thread only draws.
 
+mod actions;
 mod browser;
 mod events;
 mod frame_log;
@@ -25,7 +26,6 @@ pub use projections::{ColourBy, Method, ProjectionView, TsneLayout};
 pub use top_bar::DatasetEditor;
 pub use training::{Curve, Run, TrainingView};
 
-use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split};
 use crate::engine::TrainConfig;
 use crate::model::checkpoint::ModelCard;
 use crate::worker::{Command, Event, Source, WorkerHandle};
@@ -176,7 +176,7 @@ pub struct FusionApp {
     worker: Option<WorkerHandle>,
     outbox: Vec<Command>,
     next_id: u64,
-    decodes: Vec<(u64, Purpose, Option<usize>)>,
+    decodes: Vec<(u64, Purpose)>,
     explore_id: u64,
     /// The model load sent at start; its `Loaded` needs no new exploration (the one queued
     /// after it already uses the model).
@@ -314,191 +314,6 @@ impl FusionApp {
     /// Is the worker thread running?
     pub fn has_worker(&self) -> bool {
         self.worker.is_some()
-    }
-
-    /// Load a model folder.
-    pub fn load_model(&mut self, dir: PathBuf) {
-        self.status = format!("loading model {}…", dir.display());
-        self.outbox.push(Command::Load { dir });
-    }
-
-    /// Switch to another dataset (explores it; a new model may be needed).
-    pub fn set_dataset(&mut self, spec: &str) {
-        if let Err(e) = spec.parse::<DatasetSpec>() {
-            self.notifications
-                .error("Opening the dataset", format!("{spec}: {e}"));
-            return;
-        }
-        self.settings.dataset = spec.to_owned();
-        self.dataset_editor = DatasetEditor::from_spec(spec);
-        self.browser.exploration = None;
-        self.projections.tsne = None;
-        self.explore();
-    }
-
-    /// Run the current model over the dataset (browser and projections).
-    pub fn explore(&mut self) {
-        let Ok(dataset) = self.settings.dataset.parse::<DatasetSpec>() else {
-            self.notifications.error(
-                "Opening the dataset",
-                format!("'{}' is not a dataset", self.settings.dataset),
-            );
-            return;
-        };
-        self.explore_id = self.next_request_id();
-        self.browser.exploring = true;
-        self.browser.error = None;
-        self.outbox.push(Command::Explore {
-            request_id: self.explore_id,
-            dataset,
-            load: LoadOptions::default(),
-        });
-    }
-
-    /// Start a training run with the current settings.
-    pub fn start_training(&mut self) {
-        let dataset = match self.settings.dataset.parse::<DatasetSpec>() {
-            Ok(d) => d,
-            Err(e) => {
-                self.training.error = Some(e.to_string());
-                return;
-            }
-        };
-        if let Err(e) = self.settings.train.validate() {
-            self.training.error = Some(e.to_string());
-            self.notifications.error("Training", e.to_string());
-            return;
-        }
-        self.training.error = None;
-        self.training.running = true;
-        self.training.progress = None;
-        let n = self
-            .training
-            .runs
-            .iter()
-            .filter(|r| r.name.starts_with(self.settings.train.fusion.name()))
-            .count();
-        self.training.runs.push(Run {
-            name: format!("{} #{}", self.settings.train.fusion.name(), n + 1),
-            history: Vec::new(),
-            visible: true,
-            summary: None,
-        });
-        self.outbox.push(Command::Train {
-            dataset,
-            load: LoadOptions::default(),
-            config: self.settings.train.clone(),
-        });
-    }
-
-    /// Ask the worker to decode something.
-    pub fn decode(&mut self, source: Source, purpose: Purpose) {
-        self.decode_for(source, purpose, None);
-    }
-
-    fn decode_for(&mut self, source: Source, purpose: Purpose, sample: Option<usize>) {
-        let id = self.next_request_id();
-        self.decodes.push((id, purpose, sample));
-        self.outbox.push(Command::Decode {
-            request_id: id,
-            source,
-        });
-    }
-
-    /// The source that regenerates or reads dataset sample `i`.
-    pub fn sample_source(&self, i: usize) -> Option<Source> {
-        let s = self.browser.exploration.as_ref()?.samples.get(i)?;
-        match (
-            &s.origin,
-            self.settings.dataset.parse::<DatasetSpec>().ok()?,
-        ) {
-            (Origin::Synthetic { index }, DatasetSpec::Synthetic(config)) => {
-                let features = self
-                    .model
-                    .card
-                    .as_ref()
-                    .map_or_else(FeatureConfig::default, |c| c.features.clone());
-                Some(Source::Synthetic {
-                    config,
-                    features,
-                    index: *index,
-                })
-            }
-            (Origin::Files { image, audio }, _) => Some(Source::Files {
-                image: image.clone(),
-                audio: audio.clone(),
-                text: s.text.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Load dataset sample `i` into the inputs (or play its sound).
-    pub fn request_sample(&mut self, i: usize, purpose: Purpose) {
-        match self.sample_source(i) {
-            Some(source) => {
-                if purpose == Purpose::Sample {
-                    self.browser.selected = Some(i);
-                    self.predict.keep = [true; 3];
-                }
-                self.decode_for(source, purpose, Some(i));
-            }
-            None => self
-                .notifications
-                .error("Opening a sample", format!("sample {i} cannot be reopened")),
-        }
-    }
-
-    /// A random test sample (or any sample) into the inputs.
-    pub fn load_random_sample(&mut self) {
-        let Some(e) = &self.browser.exploration else {
-            return;
-        };
-        let pool: Vec<usize> = (0..e.samples.len())
-            .filter(|&i| e.samples[i].split == Split::Test)
-            .collect();
-        let pool = if pool.is_empty() {
-            (0..e.samples.len()).collect()
-        } else {
-            pool
-        };
-        if pool.is_empty() {
-            return;
-        }
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as usize);
-        let i = pool[nanos % pool.len()];
-        self.request_sample(i, Purpose::Sample);
-    }
-
-    /// Send a prediction request when the inputs or toggles changed.
-    fn request_prediction(&mut self) {
-        if !self.inputs.changed || self.model.card.is_none() {
-            return;
-        }
-        self.inputs.changed = false;
-        let present = self.inputs.present();
-        if !present.iter().any(|&p| p) {
-            self.predict.clear();
-            self.predict.pending = None;
-            return;
-        }
-        let keep: [bool; 3] = std::array::from_fn(|m| self.predict.keep[m] || !present[m]);
-        let full = keep.iter().all(|&k| k);
-        if !(0..3).any(|m| present[m] && keep[m]) {
-            self.predict.current = None;
-            self.predict.error =
-                Some("every given modality is switched off: tick at least one".into());
-            self.predict.pending = None;
-            return;
-        }
-        let id = self.next_request_id();
-        self.predict.pending = Some((id, full));
-        self.outbox.push(Command::Predict {
-            request_id: id,
-            input: self.inputs.raw(keep),
-        });
     }
 
     fn flush(&mut self) {

@@ -47,6 +47,58 @@ impl Curve {
     }
 }
 
+/// Reads one number of an epoch report (`None` where it does not apply).
+type EpochValue = Box<dyn Fn(&EpochReport) -> Option<f64>>;
+
+/// One line of a curve: its name, which epoch value it plots, and how it is styled.
+struct Series {
+    name: String,
+    value: EpochValue,
+    /// Coloured by this modality (otherwise by run).
+    modality: Option<usize>,
+    /// Training-set values (drawn dashed).
+    train: bool,
+}
+
+impl Curve {
+    /// The lines this curve draws for one run.
+    fn series(self) -> Vec<Series> {
+        let run = |name: &str, train: bool, value: fn(&EpochReport) -> f32| Series {
+            name: name.to_owned(),
+            value: Box::new(move |e| Some(f64::from(value(e)))),
+            modality: None,
+            train,
+        };
+        let per_modality = |suffix: &'static str, value: fn(&EpochReport, usize) -> Option<f32>| {
+            Modality::ALL
+                .iter()
+                .map(|m| {
+                    let k = m.index();
+                    Series {
+                        name: format!("{}{suffix}", m.name()),
+                        value: Box::new(move |e| value(e, k).map(f64::from)),
+                        modality: Some(k),
+                        train: false,
+                    }
+                })
+                .collect()
+        };
+        match self {
+            Self::Loss => vec![
+                run("train", true, |e| e.train_loss),
+                run("val", false, |e| e.val.loss),
+            ],
+            Self::Accuracy => vec![
+                run("train", true, |e| e.train_accuracy),
+                run("val", false, |e| e.val.accuracy),
+            ],
+            Self::MacroF1 => vec![run("val", false, |e| e.val.macro_f1)],
+            Self::SingleModality => per_modality(" only", |e, k| e.val.modality_only[k]),
+            Self::Weights => per_modality("", |e, k| Some(e.val.mean_weights[k])),
+        }
+    }
+}
+
 /// One training run, kept for comparison.
 #[derive(Clone, Debug)]
 pub struct Run {
@@ -273,82 +325,28 @@ impl FusionApp {
             .include_y(0.0)
             .show(ui, |plot| {
                 for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.visible) {
-                    let colour = run_colour(i);
-                    let series = |f: &dyn Fn(&EpochReport) -> Option<f64>| -> Vec<[f64; 2]> {
-                        run.history
-                            .iter()
-                            .filter_map(|e| f(e).map(|y| [e.epoch as f64, y]))
-                            .collect()
-                    };
-                    let mut line =
-                        |name: String, points: Vec<[f64; 2]>, colour: Color32, dashed: bool| {
-                            let mut l = Line::new(name, PlotPoints::from(points))
-                                .color(colour)
-                                .width(2.0);
-                            if dashed {
-                                l = l.style(LineStyle::dashed_dense());
-                            }
-                            plot.line(l);
+                    let newest = i + 1 == runs.len();
+                    for series in curve.series() {
+                        // Per-modality curves are coloured by modality, the others by run.
+                        let (colour, dashed) = match series.modality {
+                            Some(m) => (MODALITY_COLOURS[m], !newest),
+                            None => (run_colour(i), series.train),
                         };
-                    match curve {
-                        Curve::Loss => {
-                            line(
-                                format!("{} train", run.name),
-                                series(&|e| Some(f64::from(e.train_loss))),
-                                colour,
-                                true,
-                            );
-                            line(
-                                format!("{} val", run.name),
-                                series(&|e| Some(f64::from(e.val.loss))),
-                                colour,
-                                false,
-                            );
+                        let points: Vec<[f64; 2]> = run
+                            .history
+                            .iter()
+                            .filter_map(|e| (series.value)(e).map(|y| [e.epoch as f64, y]))
+                            .collect();
+                        let mut line = Line::new(
+                            format!("{} {}", run.name, series.name),
+                            PlotPoints::from(points),
+                        )
+                        .color(colour)
+                        .width(2.0);
+                        if dashed {
+                            line = line.style(LineStyle::dashed_dense());
                         }
-                        Curve::Accuracy => {
-                            line(
-                                format!("{} train", run.name),
-                                series(&|e| Some(f64::from(e.train_accuracy))),
-                                colour,
-                                true,
-                            );
-                            line(
-                                format!("{} val", run.name),
-                                series(&|e| Some(f64::from(e.val.accuracy))),
-                                colour,
-                                false,
-                            );
-                        }
-                        Curve::MacroF1 => {
-                            line(
-                                format!("{} val", run.name),
-                                series(&|e| Some(f64::from(e.val.macro_f1))),
-                                colour,
-                                false,
-                            );
-                        }
-                        Curve::SingleModality => {
-                            for m in Modality::ALL {
-                                let k = m.index();
-                                line(
-                                    format!("{} {} only", run.name, m.name()),
-                                    series(&|e| e.val.modality_only[k].map(f64::from)),
-                                    MODALITY_COLOURS[k],
-                                    i + 1 != runs.len(),
-                                );
-                            }
-                        }
-                        Curve::Weights => {
-                            for m in Modality::ALL {
-                                let k = m.index();
-                                line(
-                                    format!("{} {}", run.name, m.name()),
-                                    series(&|e| Some(f64::from(e.val.mean_weights[k]))),
-                                    MODALITY_COLOURS[k],
-                                    i + 1 != runs.len(),
-                                );
-                            }
-                        }
+                        plot.line(line);
                     }
                 }
             });

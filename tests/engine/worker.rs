@@ -292,8 +292,7 @@ fn decoding_files_samples_and_examples_never_waits_for_training() {
     // A long training run occupies the main worker thread …
     w.send(train_cmd("synthetic:redundant?samples=200", 50));
     until(&w, |e| matches!(e, Event::Progress(_)));
-    // … while decoding answers at once on the input thread.
-    let started = Instant::now();
+    // … while decoding answers on the input thread, before the run ends (no timing involved).
     let examples =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/redundant");
     w.send(Command::Decode {
@@ -301,16 +300,18 @@ fn decoding_files_samples_and_examples_never_waits_for_training() {
         source: Source::Example(examples),
     });
     let events = until(&w, |e| {
-        matches!(e, Event::Decoded { .. } | Event::Failed { .. })
+        matches!(
+            e,
+            Event::Decoded { .. } | Event::Failed { .. } | Event::TrainingFinished(_)
+        )
     });
     let Some(Event::Decoded {
         request_id: 3,
         input,
     }) = events.last()
     else {
-        panic!("{events:?}")
+        panic!("decoding waited for training: {events:?}")
     };
-    assert!(started.elapsed() < Duration::from_secs(5));
     let image = input.image.as_ref().expect("image");
     assert_eq!((image.width, image.height), (256, 256));
     assert_eq!(image.rgb.len(), 256 * 256 * 3);
