@@ -11,9 +11,9 @@ use crate::data::{FeatureConfig, Origin, Sample, Split, TextInput, image, text};
 use crate::model::checkpoint::LoadedModel;
 use crate::model::{FusionModel, WeightKind};
 
-/// Samples per evaluation forward pass: activations cost ~1.8 MB per sample, and 32 was both
-/// faster and 2–3× lighter than 128 (`fusionlab eval` on 4000 samples: 2.7 s / 298 MB vs 3.2 s / 559 MB).
-const EVAL_BATCH: usize = 32;
+/// Samples per evaluation forward pass: activations cost ~1.8 MB per sample. `fusionlab eval` on
+/// 2800 training samples: 16 takes 5.3 s / 259 MB, 32 takes 6.2 s / 299 MB, 128 was slower still.
+const EVAL_BATCH: usize = 16;
 
 /// What the model made of one sample.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -52,6 +52,7 @@ pub(super) fn explore(
     if dataset(state, spec, &load, events, cancel)?.is_none() {
         return Ok(());
     }
+    super::release_freed_memory();
     let Some((_, _, data)) = &state.dataset else {
         return Err("internal: the dataset vanished".into());
     };
@@ -129,6 +130,7 @@ pub(super) fn explore(
                     let keep = |m: usize, v: Vec<f32>| r.present[m].then_some(v);
                     embeddings.push([keep(0, a), keep(1, b), keep(2, c), Some(r.fused)]);
                 }
+                super::release_freed_memory();
             }
             exploration.projections = (0..4).map(|space| project(&embeddings, space)).collect();
         }

@@ -69,6 +69,7 @@ pub(super) fn run(jobs: &mpsc::Receiver<Job>, events: &EventSender) {
                 Job::Predict { .. } => {} // superseded by a newer request
             }
         }
+        super::release_freed_memory();
     }
 }
 

@@ -18,6 +18,14 @@ pub use protocol::{
     SampleOutcome, Source, SpaceProjection, TrainingSummary,
 };
 
+/// Return memory freed by the job that just ended to the OS. mimalloc purges freed pages only
+/// when the thread allocates again, so an idle worker would otherwise keep its peak forever.
+#[allow(unsafe_code)] // the one FFI call in the crate
+fn release_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers and is safe to call from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 /// How the worker wakes the UI (`ctx.request_repaint()` in the app, a no-op in the CLI).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 

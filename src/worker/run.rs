@@ -140,6 +140,7 @@ pub(super) fn run(
                 message,
             });
         }
+        super::release_freed_memory();
     }
 }
 
