@@ -9,6 +9,7 @@ pub mod audio;
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod export;
 pub mod model;
 pub mod viz;
 pub mod worker;

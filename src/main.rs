@@ -47,6 +47,7 @@ fn run_app(
         tab,
         example: args.example.clone(),
         train: args.train,
+        lesson: args.lesson.clone(),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -62,23 +62,28 @@ impl FusionApp {
         }
         self.training.error = None;
         self.training.running = true;
+        self.new_run(self.settings.train.fusion);
+        self.outbox.push(Command::Train {
+            dataset,
+            load: LoadOptions::default(),
+            config: self.settings.train.clone(),
+        });
+    }
+
+    /// Add a run for `fusion` to the training view ("attention #2").
+    pub fn new_run(&mut self, fusion: crate::model::FusionKind) {
         self.training.progress = None;
         let n = self
             .training
             .runs
             .iter()
-            .filter(|r| r.name.starts_with(self.settings.train.fusion.name()))
+            .filter(|r| r.name.starts_with(fusion.name()))
             .count();
         self.training.runs.push(Run {
-            name: format!("{} #{}", self.settings.train.fusion.name(), n + 1),
+            name: format!("{} #{}", fusion.name(), n + 1),
             history: Vec::new(),
             visible: true,
             summary: None,
-        });
-        self.outbox.push(Command::Train {
-            dataset,
-            load: LoadOptions::default(),
-            config: self.settings.train.clone(),
         });
     }
 

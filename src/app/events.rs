@@ -38,6 +38,7 @@ impl FusionApp {
             } => {
                 self.training.running = true;
                 self.training.sizes = Some((sizes, parameters));
+                self.analysis.pending_parameters = parameters;
                 self.model.device = device;
                 self.status = "training…".into();
             }
@@ -62,10 +63,23 @@ impl FusionApp {
                 );
                 self.model.card = Some(summary.card.clone());
                 self.model.dir = None;
+                if let Some((_, _, fusion)) = self.analysis.comparing {
+                    self.analysis
+                        .compare_rows
+                        .push(super::analysis::CompareRow {
+                            fusion,
+                            parameters: self.analysis.pending_parameters,
+                            summary: (*summary).clone(),
+                        });
+                    // More methods follow; the comparison's end picks the model.
+                    self.training.running = true;
+                }
                 if let Some(run) = self.training.runs.last_mut() {
                     run.summary = Some(*summary);
                 }
-                self.after_model_change();
+                if self.analysis.comparing.is_none() {
+                    self.after_model_change();
+                }
             }
             Event::Evaluated { .. } => {}
             Event::Prediction {
@@ -106,6 +120,10 @@ impl FusionApp {
                 if what.starts_with("exploring") || what.starts_with("loading") {
                     self.browser.exploring = false;
                 }
+                if what == "the robustness run" || what == "explaining the dataset" {
+                    self.analysis.robustness_running = false;
+                    self.analysis.contributions_running = false;
+                }
             }
             Event::Failed { context, message } => {
                 if context == "Loading the model" {
@@ -114,6 +132,74 @@ impl FusionApp {
                 self.on_failure(context, message);
             }
             Event::Decoded { request_id, input } => self.on_decoded(request_id, *input),
+            Event::CompareStep {
+                index,
+                total,
+                fusion,
+            } => {
+                self.analysis.comparing = Some((index, total, fusion));
+                self.training.running = true;
+                self.new_run(fusion);
+            }
+            Event::Compared {
+                trained,
+                best,
+                card,
+            } => {
+                self.analysis.comparing = None;
+                self.training.running = false;
+                self.training.progress = None;
+                self.status = match best {
+                    Some(b) => format!(
+                        "compared {} methods; the best, {}, is now the current model",
+                        trained.len(),
+                        b.name()
+                    ),
+                    None => "the comparison ended without a trained model".into(),
+                };
+                if let Some(card) = card {
+                    self.settings.train.fusion = card.model.fusion;
+                    self.model.card = Some(*card);
+                    self.model.dir = None;
+                    self.after_model_change();
+                }
+            }
+            Event::Robustness {
+                request_id,
+                dataset,
+                split,
+                reports,
+            } => {
+                self.analysis.robustness_running = false;
+                self.loading = None;
+                if request_id == self.analysis.request_id {
+                    self.analysis.robustness_result = Some(super::analysis::RobustnessResult {
+                        dataset,
+                        split,
+                        reports,
+                    });
+                    self.status = "robustness measured".into();
+                }
+            }
+            Event::Contributions {
+                request_id,
+                dataset,
+                split,
+                fusion,
+                rows,
+            } => {
+                self.analysis.contributions_running = false;
+                if request_id == self.analysis.request_id {
+                    self.analysis.contributions = Some(super::analysis::ContributionResult {
+                        dataset,
+                        split,
+                        fusion,
+                        rows,
+                    });
+                    self.analysis.contribution_row = 0;
+                }
+            }
+            Event::Exported { what, path } => self.exported(&what, Ok(path)),
             Event::Explored(e) => {
                 if e.request_id == self.explore_id {
                     self.browser.exploring = false;
@@ -191,6 +277,21 @@ impl FusionApp {
                 if let Some(t) = &mut self.projections.tsne {
                     t.running = false;
                 }
+            }
+            "Comparing fusion methods" => {
+                self.analysis.comparing = None;
+                self.training.running = false;
+                self.analysis.error = Some(message.clone());
+            }
+            "Measuring robustness" | "Explaining the dataset" => {
+                self.analysis.robustness_running = false;
+                self.analysis.contributions_running = false;
+                self.loading = None;
+                self.analysis.error = Some(message.clone());
+            }
+            c if c.starts_with("Comparing: ") => {
+                // One method failed; the comparison goes on with the next.
+                self.training.runs.pop();
             }
             _ => {}
         }

@@ -3,10 +3,13 @@
 //! All model work, decoding and projections run in the worker; this thread only draws.
 
 mod actions;
+pub mod analysis;
 mod browser;
 mod events;
+mod exports;
 mod frame_log;
 mod inputs;
+pub mod lesson;
 mod notifications;
 mod predict;
 mod projections;
@@ -43,6 +46,8 @@ pub enum Tab {
     Projections,
     /// The dataset browser.
     Dataset,
+    /// Comparisons, robustness and modality contributions.
+    Analysis,
 }
 
 impl std::str::FromStr for Tab {
@@ -52,17 +57,21 @@ impl std::str::FromStr for Tab {
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                format!("unknown panel '{s}'; choose predict, training, projections or dataset")
+                format!(
+                    "unknown panel '{s}'; choose predict, training, projections, dataset or analysis"
+                )
             })
     }
 }
 
 impl Tab {
-    const ALL: [Self; 4] = [
+    /// Every panel, in tab order.
+    pub const ALL: [Self; 5] = [
         Self::Predict,
         Self::Training,
         Self::Projections,
         Self::Dataset,
+        Self::Analysis,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -70,6 +79,7 @@ impl Tab {
             Self::Training => "Training",
             Self::Projections => "Projections",
             Self::Dataset => "Dataset",
+            Self::Analysis => "Analysis",
         }
     }
 }
@@ -92,6 +102,8 @@ pub struct Settings {
     pub last_dir: Option<PathBuf>,
     /// Width of the inputs panel.
     pub inputs_width: f32,
+    /// Where exports (CSV, TSV, JSON, PNG) are written.
+    pub export_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -104,6 +116,7 @@ impl Default for Settings {
             save_name: "my-model".into(),
             last_dir: None,
             inputs_width: 330.0,
+            export_dir: PathBuf::from("exports"),
         }
     }
 }
@@ -125,6 +138,8 @@ pub struct StartOptions {
     pub example: Option<String>,
     /// Start training at once.
     pub train: bool,
+    /// A lesson file to open.
+    pub lesson: Option<PathBuf>,
 }
 
 /// The model the app is using.
@@ -173,6 +188,13 @@ pub struct FusionApp {
     pub loading: Option<(String, usize, usize)>,
     /// Dataset menu state.
     pub dataset_editor: DatasetEditor,
+    /// Analysis panel.
+    pub analysis: analysis::AnalysisView,
+    /// The last file or folder exported.
+    pub last_export: Option<PathBuf>,
+    /// The lesson open, if any.
+    pub lesson: Option<lesson::Lesson>,
+    pending_png: Option<exports::PendingPng>,
     worker: Option<WorkerHandle>,
     outbox: Vec<Command>,
     next_id: u64,
@@ -258,6 +280,10 @@ impl FusionApp {
             notifications,
             status: "starting…".into(),
             loading: None,
+            analysis: analysis::AnalysisView::default(),
+            last_export: None,
+            lesson: None,
+            pending_png: None,
             worker,
             outbox: Vec::new(),
             next_id: 0,
@@ -300,6 +326,9 @@ impl FusionApp {
         }
         if options.train {
             app.start_training();
+        }
+        if let Some(path) = &options.lesson {
+            app.open_lesson(path);
         }
         app.flush();
         app
@@ -421,7 +450,14 @@ impl eframe::App for FusionApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.log_frame_start();
         self.pump(ctx);
-        if self.training.running || self.browser.exploring || self.loading.is_some() {
+        self.take_screenshots();
+        if self.training.running
+            || self.browser.exploring
+            || self.loading.is_some()
+            || self.analysis.robustness_running
+            || self.analysis.contributions_running
+            || self.pending_png.is_some()
+        {
             // Keep the progress bar and the spinner moving.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -446,8 +482,13 @@ impl eframe::App for FusionApp {
             });
         self.settings.inputs_width = inputs.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| {
+            self.lesson_banner_ui(ui);
+            let tabs = self.visible_tabs();
+            if !tabs.contains(&self.settings.tab) {
+                self.settings.tab = tabs[0];
+            }
             ui.horizontal(|ui| {
-                for tab in Tab::ALL {
+                for tab in tabs {
                     ui.selectable_value(&mut self.settings.tab, tab, tab.name());
                 }
             });
@@ -457,6 +498,7 @@ impl eframe::App for FusionApp {
                 Tab::Training => self.training_ui(ui),
                 Tab::Projections => self.projections_ui(ui),
                 Tab::Dataset => self.dataset_ui(ui),
+                Tab::Analysis => self.analysis_ui(ui),
             }
         });
         self.notifications.show(ui.ctx());

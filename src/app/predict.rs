@@ -139,6 +139,13 @@ impl FusionApp {
                         ))
                         .heading(),
                     );
+                    if ui
+                        .button("Export report")
+                        .on_hover_text("Save the inputs, probabilities and modality weights as JSON in the export folder")
+                        .clicked()
+                    {
+                        self.export_prediction();
+                    }
                 });
                 self.what_if_ui(ui, present, masked, &p, reference.as_ref());
                 ui.add_space(6.0);

@@ -70,6 +70,8 @@ pub struct ProjectionView {
     pub transform: Option<PlotTransform>,
     /// The sample under the pointer.
     pub hovered: Option<usize>,
+    /// Where the plot was drawn last frame (for its PNG).
+    pub plot_rect: Option<egui::Rect>,
 }
 
 impl ProjectionView {
@@ -167,6 +169,14 @@ impl FusionApp {
                     ui.selectable_value(&mut view.colour, ColourBy::Predicted, "predicted class");
                     ui.selectable_value(&mut view.colour, ColourBy::Correct, "right / wrong");
                 });
+        });
+        let mut export = false;
+        let plot_rect = view.plot_rect;
+        ui.horizontal(|ui| {
+            export = ui
+                .button("Export embeddings")
+                .on_hover_text("TensorBoard projector files (vectors.tsv, metadata.tsv) and the 2-D coordinates shown (coordinates.csv), in a new folder in the export folder")
+                .clicked();
         });
         let mut command = None;
         match view.method {
@@ -310,7 +320,7 @@ impl FusionApp {
         let response = Plot::new("projection_plot")
             .legend(Legend::default())
             .data_aspect(1.0)
-            .height(ui.available_height().max(200.0) - 30.0)
+            .height(ui.available_height().max(200.0) - 60.0)
             .show(ui, |plot| {
                 for ((colour, name), pts) in groups {
                     let c = if view.colour == ColourBy::Correct {
@@ -350,6 +360,7 @@ impl FusionApp {
             });
         let transform = response.transform;
         let r = response.response;
+        self.projections.plot_rect = Some(r.rect);
         let pointer = r.hover_pos();
         let near = pointer.and_then(|pos| nearest(&layout, &transform, pos, 8.0));
         self.projections.transform = Some(transform);
@@ -376,6 +387,12 @@ impl FusionApp {
             if r.clicked() {
                 self.request_sample(s, Purpose::Sample);
             }
+        }
+        if export {
+            self.export_embeddings();
+        }
+        if let Some(rect) = plot_rect {
+            self.png_button(ui, "Save projection PNG", rect, "projection");
         }
     }
 

@@ -78,7 +78,52 @@ impl FusionApp {
             ui.separator();
             self.model_menu_ui(ui);
             ui.separator();
+            self.lessons_menu_ui(ui);
+            ui.separator();
             self.train_button_ui(ui);
+        });
+    }
+
+    fn lessons_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let running = self.training.running;
+        ui.menu_button("Lessons", |ui| {
+            ui.set_max_width(380.0);
+            for path in super::lesson::shipped() {
+                match super::lesson::Lesson::load(&path) {
+                    Ok(lesson) => {
+                        if ui
+                            .add_enabled(!running, egui::Button::new(&lesson.title))
+                            .on_hover_text(&lesson.question)
+                            .clicked()
+                        {
+                            self.apply_lesson(lesson);
+                            ui.close();
+                        }
+                    }
+                    Err(e) => {
+                        ui.weak(e.to_string());
+                    }
+                }
+            }
+            ui.separator();
+            if ui
+                .add_enabled(!running, egui::Button::new("Open lesson file…"))
+                .clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .add_filter("fusionlab lesson", &["json"])
+                    .pick_file()
+            {
+                self.open_lesson(&path);
+                ui.close();
+            }
+            if ui
+                .button("Save current setup as lesson")
+                .on_hover_text("Dataset with its knobs, method, hyper-parameters and visible panels, as a .fusionlab.json file in the export folder")
+                .clicked()
+            {
+                self.save_lesson();
+                ui.close();
+            }
         });
     }
 
@@ -235,6 +280,28 @@ impl FusionApp {
                 }
             });
             ui.small("Saved as models/<name>/ (config.json + model.safetensors), written to a temporary folder first and then renamed, so a crash never leaves half a model.");
+            ui.separator();
+            ui.strong("Exports");
+            ui.horizontal(|ui| {
+                let l = ui.label("Export folder");
+                let mut text = self.settings.export_dir.display().to_string();
+                if ui
+                    .add(egui::TextEdit::singleline(&mut text).desired_width(180.0))
+                    .labelled_by(l.id)
+                    .on_hover_text("CSV, TSV, JSON and PNG exports are written here (created when needed)")
+                    .changed()
+                {
+                    self.settings.export_dir = PathBuf::from(text.trim());
+                }
+                if ui.button("Choose…").clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.settings.export_dir = dir;
+                }
+            });
+            if let Some(last) = &self.last_export {
+                ui.small(format!("last export: {}", last.display()));
+            }
             if let Some(card) = &self.model.card {
                 ui.separator();
                 ui.small(format!(

@@ -271,8 +271,20 @@ impl FusionApp {
             ui.label("Runs of this session appear here; tick them to overlay their curves.");
         }
         let mut clear = false;
+        let mut export = None;
         for (i, run) in self.training.runs.iter_mut().enumerate() {
             ui.horizontal(|ui| {
+                if !run.history.is_empty()
+                    && ui
+                        .small_button("CSV")
+                        .on_hover_text(format!(
+                            "Export the metrics of {} per epoch as CSV",
+                            run.name
+                        ))
+                        .clicked()
+                {
+                    export = Some(i);
+                }
                 ui.checkbox(
                     &mut run.visible,
                     RichText::new(&run.name).color(run_colour(i)),
@@ -301,6 +313,9 @@ impl FusionApp {
         if clear {
             self.training.runs.clear();
         }
+        if let Some(i) = export {
+            self.export_metrics(i);
+        }
         if let Some(([tr, va, te], params)) = self.training.sizes {
             ui.small(format!(
                 "last run: {tr} train / {va} val / {te} test samples · {params} parameters · {}",
@@ -318,7 +333,7 @@ impl FusionApp {
         });
         let curve = self.training.curve;
         let runs = &self.training.runs;
-        Plot::new("training_curves")
+        let plot = Plot::new("training_curves")
             .legend(Legend::default())
             .height(260.0)
             .x_axis_label("epoch")
@@ -350,6 +365,9 @@ impl FusionApp {
                     }
                 }
             });
+        if !runs.is_empty() {
+            self.png_button(ui, "Save curves PNG", plot.response.rect, "training-curves");
+        }
         if matches!(curve, Curve::SingleModality | Curve::Weights) {
             ui.small("Colours are the modalities; the newest run is solid, earlier runs dashed.");
         } else {

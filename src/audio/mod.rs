@@ -262,41 +262,28 @@ impl Player {
 /// Write mono samples as a 16-bit PCM WAV, atomically: a temporary file in the same folder is
 /// written, flushed and renamed over the target, so a crash never leaves a half-written file.
 pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), CaptureError> {
-    let fail = |reason: String| CaptureError::Write {
-        path: path.display().to_string(),
-        reason,
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| fail("not a file name".into()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let result = (|| -> Result<(), String> {
-        let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        let mut writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
-            .map_err(|e| e.to_string())?;
+    // hound needs a seekable writer: encode in memory, then write the bytes atomically.
+    let mut bytes = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    let encoded = (|| -> Result<(), hound::Error> {
+        let mut writer = hound::WavWriter::new(&mut bytes, spec)?;
         for &s in samples {
-            let v = (s.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16;
-            writer.write_sample(v).map_err(|e| e.to_string())?;
+            writer.write_sample((s.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16)?;
         }
-        writer.finalize().map_err(|e| e.to_string())?;
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        writer.finalize()
     })();
-    if let Err(reason) = result {
-        std::fs::remove_file(&tmp).ok();
-        return Err(fail(reason));
-    }
-    Ok(())
+    let fail = |reason: String| CaptureError::Write {
+        path: path.display().to_string(),
+        reason,
+    };
+    encoded.map_err(|e| fail(e.to_string()))?;
+    crate::export::write_atomic(path, |out| {
+        out.write_all(bytes.get_ref()).map_err(|e| e.to_string())
+    })
+    .map_err(|e| fail(e.to_string()))
 }

@@ -1,11 +1,13 @@
 //! The command line: `fusionlab` opens the app; `fusionlab data info` describes a dataset;
-//! `train`, `eval`, `predict` and `compare` drive the same background worker as the app.
+//! `train`, `eval`, `predict`, `compare` and `robustness` drive the same background worker as the app.
 
 mod model;
 mod render;
+mod robustness;
 
 pub use model::{CompareArgs, EvalArgs, PredictArgs, TrainArgs, run_model_command};
 pub use render::{epoch_line, render_evaluation, render_prediction};
+pub use robustness::{RobustnessArgs, render_robustness};
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +46,7 @@ pub struct AppArgs {
     /// Load this model folder (default: the last one, or models/attention).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
-    /// Open on this panel: predict, training, projections or dataset.
+    /// Open on this panel: predict, training, projections, dataset or analysis.
     #[arg(long)]
     pub tab: Option<String>,
     /// Start with an example from assets/examples (e.g. redundant) as the inputs.
@@ -56,6 +58,9 @@ pub struct AppArgs {
     /// Ignore the settings saved by the last session.
     #[arg(long)]
     pub fresh: bool,
+    /// Open a lesson file (e.g. assets/lessons/xor.fusionlab.json).
+    #[arg(long)]
+    pub lesson: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +75,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Train several fusion methods on one dataset and print one table.
     Compare(CompareArgs),
+    /// Accuracy of saved models when one modality at a time is corrupted (noise, occlusion,
+    /// blur, dropped words or segments, typos, missing modality) at levels 0 to 1.
+    Robustness(RobustnessArgs),
     /// Inspect datasets.
     Data {
         /// What to do with the data.

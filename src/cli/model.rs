@@ -151,6 +151,9 @@ pub fn run_model_command(command: &CliCommand, dataset: Option<&str>) -> anyhow:
         CliCommand::Compare(args) => {
             compare_command(&worker, args, dataset.unwrap_or(DEFAULT_DATASET))
         }
+        CliCommand::Robustness(args) => {
+            super::robustness::robustness_command(&worker, args, dataset)
+        }
         CliCommand::App(_) | CliCommand::Data { .. } => bail!("not a model command"),
     }
 }

@@ -49,7 +49,7 @@ pub struct Evaluation {
     pub samples: Vec<SampleResult>,
 }
 
-fn rows(t: &Tensor) -> Result<Vec<Vec<f32>>, EngineError> {
+pub(super) fn rows(t: &Tensor) -> Result<Vec<Vec<f32>>, EngineError> {
     Ok(t.to_vec2::<f32>()?)
 }
 

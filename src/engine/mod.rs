@@ -2,8 +2,10 @@
 //! loop, metrics, per-sample results and single predictions. No threads here (see
 //! [`crate::worker`]) and no egui.
 
+pub mod contribution;
 mod eval;
 pub mod metrics;
+pub mod robustness;
 mod train;
 
 use candle_core::{Device, Tensor};

@@ -323,9 +323,10 @@ pub struct FusionModel {
     fusion: fusion::Fusion,
 }
 
-/// Shapley weights: `|φ_m| / Σ|φ|`, or uniform over the present modalities when every φ is 0.
-/// `values[s]` is the value of the coalition whose bit m is set when modality m is in it.
-pub fn shapley_weights(values: &[f32; 8], present: [bool; 3]) -> [f32; 3] {
+/// Shapley values φ of the three modalities for one sample. `values[s]` is the value of the
+/// coalition whose bit m is set when modality m is in it. They add up to `values[7] − values[0]`
+/// (efficiency).
+pub fn shapley_values(values: &[f32; 8]) -> [f32; 3] {
     let mut phi = [0f32; 3];
     for (m, slot) in phi.iter_mut().enumerate() {
         for s in 0..8usize {
@@ -341,6 +342,13 @@ pub fn shapley_weights(values: &[f32; 8], present: [bool; 3]) -> [f32; 3] {
             *slot += w * (values[s | (1 << m)] - values[s]);
         }
     }
+    phi
+}
+
+/// Shapley weights: `|φ_m| / Σ|φ|`, or uniform over the present modalities when every φ is 0.
+/// `values[s]` is the value of the coalition whose bit m is set when modality m is in it.
+pub fn shapley_weights(values: &[f32; 8], present: [bool; 3]) -> [f32; 3] {
+    let phi = shapley_values(values);
     let mut out = [0f32; 3];
     let total: f32 = phi
         .iter()
@@ -489,7 +497,9 @@ impl FusionModel {
         Ok(self.fusion.forward(&masked, &mask)?.logits)
     }
 
-    fn shapley(&self, enc: &[Encoded; 3], present: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    /// Shapley weights `B × 3` of each sample's predicted class (eight fusion passes over the
+    /// coalitions of modalities, reusing the encodings); see [`shapley_weights`].
+    pub fn shapley(&self, enc: &[Encoded; 3], present: &Tensor, logits: &Tensor) -> Result<Tensor> {
         let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
         let presence = present.to_vec2::<f32>()?;
         let mut values = vec![[0f32; 8]; predicted.len()];

@@ -7,6 +7,7 @@ use super::run::{State, dataset};
 use super::{CancelToken, EventSender};
 use crate::data::{DatasetSpec, LoadOptions, Sample};
 use crate::engine::{self, Batcher, check_compatible};
+use crate::export::EmbeddingRow;
 use crate::viz::pca::Pca;
 use crate::viz::tsne::{TsneConfig, tsne as run_tsne};
 
@@ -219,4 +220,34 @@ pub(super) fn tsne(
         }),
     }
     Ok(())
+}
+
+/// Write the TensorBoard pair and the coordinates of one space of the last exploration.
+pub(super) fn export(
+    state: &State,
+    space: usize,
+    dir: &std::path::Path,
+    points: &[(usize, [f32; 2], String)],
+) -> Result<(), String> {
+    let (Some(embeddings), Some((_, _, data))) = (&state.explored, &state.dataset) else {
+        return Err(
+            "explore a dataset with a model first (the Projections panel does this)".into(),
+        );
+    };
+    let rows: Vec<EmbeddingRow<'_>> = points
+        .iter()
+        .filter_map(|(i, xy, predicted)| {
+            let sample = data.samples.get(*i)?;
+            Some(EmbeddingRow {
+                id: &sample.id,
+                label: data.classes.get(sample.label).map_or("", String::as_str),
+                predicted,
+                split: sample.split.name(),
+                vector: embeddings.get(*i)?.get(space)?.as_deref()?,
+                xy: *xy,
+            })
+        })
+        .collect();
+    crate::export::tensorboard(dir, &rows).map_err(|e| e.to_string())?;
+    crate::export::coordinates_csv(&dir.join("coordinates.csv"), &rows).map_err(|e| e.to_string())
 }

@@ -2,6 +2,7 @@
 //! `Command`s go in, `Event`s come out; the UI thread never waits on model work. Both the app
 //! and the CLI drive it.
 
+mod analysis;
 mod explore;
 pub use explore::TSNE_MAX_POINTS;
 mod input;
@@ -127,6 +128,9 @@ impl WorkerHandle {
                         | Command::Evaluate { .. }
                         | Command::Explore { .. }
                         | Command::Tsne { .. }
+                        | Command::Compare { .. }
+                        | Command::Robustness { .. }
+                        | Command::Contributions { .. }
                 ) {
                     self.cancel.reset();
                 }

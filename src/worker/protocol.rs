@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use crate::data::synthetic::SyntheticConfig;
 use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split, Summary};
+use crate::engine::contribution::ContributionRow;
+use crate::engine::robustness::{RobustnessConfig, RobustnessReport};
 use crate::engine::{
     EpochReport, Evaluation, Prediction, Progress, RawInput, StopReason, TrainConfig,
 };
-use crate::model::WeightKind;
 use crate::model::checkpoint::ModelCard;
+use crate::model::{FusionKind, WeightKind};
 use crate::viz::pca::Pca;
 use crate::viz::tsne::TsneConfig;
 
@@ -79,6 +81,54 @@ pub enum Command {
         space: usize,
         /// Settings.
         config: TsneConfig,
+    },
+    /// Train each of `fusions` in turn with the same settings and seed (the usual training events
+    /// for each, framed by [`Event::CompareStep`] and [`Event::Compared`]). The trained models are
+    /// kept for [`Command::Robustness`]; the best by validation accuracy becomes current.
+    Compare {
+        /// The dataset.
+        dataset: DatasetSpec,
+        /// How to load it.
+        load: LoadOptions,
+        /// Settings shared by every method (its `fusion` is replaced).
+        config: TrainConfig,
+        /// Methods, in order.
+        fusions: Vec<FusionKind>,
+    },
+    /// Accuracy under corrupted inputs (test split, else validation) for the current model, or
+    /// for every model of the last comparison.
+    Robustness {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The dataset.
+        dataset: DatasetSpec,
+        /// How to load it.
+        load: LoadOptions,
+        /// Corruptions, levels, seed.
+        config: RobustnessConfig,
+        /// Measure every compared model instead of only the current one.
+        compared: bool,
+    },
+    /// Mean native and Shapley modality weights of the current model, overall and per class.
+    Contributions {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// The dataset.
+        dataset: DatasetSpec,
+        /// How to load it.
+        load: LoadOptions,
+        /// Which split; `None` = test, or validation when there is no test split.
+        split: Option<Split>,
+    },
+    /// Write one embedding space of the last exploration as the TensorBoard projector pair
+    /// (`vectors.tsv`, `metadata.tsv`) plus `coordinates.csv`, into folder `dir`.
+    ExportEmbeddings {
+        /// 0 image, 1 text, 2 audio, 3 fused.
+        space: usize,
+        /// Target folder (created).
+        dir: PathBuf,
+        /// `(sample index, shown 2-D coordinates, predicted class name)` per point.
+        points: Vec<(usize, [f32; 2], String)>,
     },
     /// Stop the running job (training, evaluation or dataset loading) within one batch.
     /// Never queued: [`super::WorkerHandle::send`] flips the cancel flag.
@@ -184,6 +234,55 @@ pub enum Event {
         samples: Vec<usize>,
         /// Final KL divergence.
         kl: f32,
+    },
+    /// A comparison moves on to method `index` of `total`.
+    CompareStep {
+        /// 0-based position.
+        index: usize,
+        /// Methods in all.
+        total: usize,
+        /// The method about to train.
+        fusion: FusionKind,
+    },
+    /// A comparison ended (finished or cancelled).
+    Compared {
+        /// Methods that finished training, in order.
+        trained: Vec<FusionKind>,
+        /// The one now current (best validation accuracy).
+        best: Option<FusionKind>,
+        /// The current model's description.
+        card: Option<Box<ModelCard>>,
+    },
+    /// A robustness run finished.
+    Robustness {
+        /// From the command.
+        request_id: u64,
+        /// Dataset name.
+        dataset: String,
+        /// The split measured.
+        split: Split,
+        /// One report per model (effective robustness filled in when late fusion is among them).
+        reports: Vec<RobustnessReport>,
+    },
+    /// Modality contributions of the current model.
+    Contributions {
+        /// From the command.
+        request_id: u64,
+        /// Dataset name.
+        dataset: String,
+        /// The split used.
+        split: Split,
+        /// The model's method.
+        fusion: FusionKind,
+        /// Overall first, then per class.
+        rows: Vec<ContributionRow>,
+    },
+    /// Files were written.
+    Exported {
+        /// What ("embeddings").
+        what: String,
+        /// Where.
+        path: PathBuf,
     },
     /// Something failed; every error is reported once, here. The worker keeps running.
     Failed {

@@ -9,7 +9,7 @@ use candle_core::Device;
 
 use super::input::Job;
 use super::protocol::{Command, Event, TrainingSummary};
-use super::{CancelToken, EventSender, explore};
+use super::{CancelToken, EventSender, analysis, explore};
 use crate::data::{Dataset, DatasetSpec, LoadObserver, LoadOptions, Sample, Split, load_dataset};
 use crate::engine::{
     self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
@@ -23,13 +23,19 @@ pub(super) struct State {
     pub(super) dataset: Option<(String, LoadOptions, Dataset)>,
     /// Embeddings of the last exploration, for t-SNE.
     pub(super) explored: Option<explore::Embeddings>,
+    /// Models of the last comparison, in method order.
+    pub(super) compared: Vec<Arc<LoadedModel>>,
     jobs: mpsc::Sender<Job>,
 }
 
 impl State {
     /// Make `model` current here and on the input thread.
     fn set_model(&mut self, model: LoadedModel) {
-        let model = Arc::new(model);
+        self.set_model_arc(Arc::new(model));
+    }
+
+    /// Make a shared `model` current here and on the input thread.
+    pub(super) fn set_model_arc(&mut self, model: Arc<LoadedModel>) {
         self.jobs
             .send(Job::Model(Some(model.clone()), self.device.clone()))
             .ok();
@@ -81,6 +87,7 @@ pub(super) fn run(
         model: None,
         dataset: None,
         explored: None,
+        compared: Vec::new(),
         jobs: jobs.clone(),
     };
     while let Ok(cmd) = commands.recv() {
@@ -92,7 +99,42 @@ pub(super) fn run(
                 load,
                 config,
             } => train(&mut state, &dataset, &load, &config, events, cancel)
+                .map(|_| ())
                 .map_err(|e| ("Training", e)),
+            Command::Compare {
+                dataset,
+                load,
+                config,
+                fusions,
+            } => analysis::compare(
+                &mut state, &dataset, &load, &config, &fusions, events, cancel,
+            )
+            .map_err(|e| ("Comparing fusion methods", e)),
+            Command::Robustness {
+                request_id,
+                dataset,
+                load,
+                config,
+                compared,
+            } => analysis::robustness(
+                &mut state,
+                request_id,
+                &dataset,
+                &load,
+                &config,
+                compared,
+                (events, cancel),
+            )
+            .map_err(|e| ("Measuring robustness", e)),
+            Command::Contributions {
+                request_id,
+                dataset,
+                load,
+                split,
+            } => analysis::contributions(
+                &mut state, request_id, &dataset, &load, split, events, cancel,
+            )
+            .map_err(|e| ("Explaining the dataset", e)),
             Command::Evaluate {
                 request_id,
                 dataset,
@@ -123,6 +165,16 @@ pub(super) fn run(
                 config,
             } => explore::tsne(&state, request_id, space, &config, events, cancel)
                 .map_err(|e| ("Computing t-SNE", e)),
+            Command::ExportEmbeddings { space, dir, points } => {
+                explore::export(&state, space, &dir, &points)
+                    .map(|()| {
+                        events.send(Event::Exported {
+                            what: "embeddings".into(),
+                            path: dir,
+                        });
+                    })
+                    .map_err(|e| ("Exporting embeddings", e))
+            }
             Command::Save { dir } => save(&mut state, &dir)
                 .map(|()| events.send(Event::Saved(dir)))
                 .map_err(|e| ("Saving the model", e)),
@@ -209,19 +261,20 @@ impl LoadObserver for Throttled<'_> {
     }
 }
 
-fn train(
+/// Train and make the result current; `Ok(None)` when loading the data was cancelled.
+pub(super) fn train(
     state: &mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
     config: &TrainConfig,
     events: &EventSender,
     cancel: &CancelToken,
-) -> Result<(), String> {
+) -> Result<Option<TrainingSummary>, String> {
     config.validate().map_err(|e| e.to_string())?;
     let device = device::open(config.device)?;
     let train_device = device.clone();
     let Some(data) = dataset(state, spec, load, events, cancel)? else {
-        return Ok(());
+        return Ok(None);
     };
     let (tr, va, te) = engine::split_indices(data, config.seed);
     let observer = Observer {
@@ -261,8 +314,8 @@ fn train(
             config.learning_rate
         )),
         _ => {
-            events.send(Event::TrainingFinished(Box::new(summary)));
-            Ok(())
+            events.send(Event::TrainingFinished(Box::new(summary.clone())));
+            Ok(Some(summary))
         }
     }
 }
@@ -283,39 +336,10 @@ fn evaluate(
     events: &EventSender,
     cancel: &CancelToken,
 ) -> Result<(), String> {
-    current(state)?;
-    let mut load = load.clone();
-    if let Some(model) = &state.model {
-        load.features = model.card.features.clone();
-    }
-    if dataset(state, spec, &load, events, cancel)?.is_none() {
+    let Some((split, indices)) = prepare(state, spec, load, split, events, cancel)? else {
         return Ok(());
-    }
-    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
-        return Err("internal: model or dataset vanished".into());
     };
-    check_compatible(&model.card, data).map_err(|e| e.to_string())?;
-    let (_, val, test) = engine::split_indices(data, 0);
-    let (split, indices) = match split {
-        Some(Split::Train) => (Split::Train, engine::split_indices(data, 0).0),
-        Some(Split::Val) => (Split::Val, val),
-        Some(Split::Test) => (Split::Test, test),
-        None if !test.is_empty() => (Split::Test, test),
-        None => (Split::Val, val),
-    };
-    if indices.is_empty() {
-        return Err(format!(
-            "dataset {} has no {} samples",
-            data.name,
-            split.name()
-        ));
-    }
-    let samples: Vec<&Sample> = indices.iter().map(|&i| &data.samples[i]).collect();
-    let batcher = Batcher {
-        config: model.model.config(),
-        vocab: &model.card.vocab,
-        device: &state.device,
-    };
+    let (model, data, samples, batcher) = split_job(state, &indices)?;
     let cancelled = || cancel.is_cancelled();
     match engine::evaluate(
         &model.model,
@@ -338,6 +362,63 @@ fn evaluate(
         }),
     }
     Ok(())
+}
+
+/// The current model, the cached dataset, its samples at `indices` and a batcher for them.
+pub(super) fn split_job<'s>(
+    state: &'s State,
+    indices: &[usize],
+) -> Result<(&'s LoadedModel, &'s Dataset, Vec<&'s Sample>, Batcher<'s>), String> {
+    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
+        return Err("internal: model or dataset vanished".into());
+    };
+    let samples = indices.iter().map(|&i| &data.samples[i]).collect();
+    let batcher = Batcher {
+        config: model.model.config(),
+        vocab: &model.card.vocab,
+        device: &state.device,
+    };
+    Ok((model, data, samples, batcher))
+}
+
+/// Load `spec` the way the current model expects, check they fit, and pick the split's sample
+/// indices (`None` = test, else validation). `Ok(None)` when loading was cancelled.
+pub(super) fn prepare(
+    state: &mut State,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    split: Option<Split>,
+    events: &EventSender,
+    cancel: &CancelToken,
+) -> Result<Option<(Split, Vec<usize>)>, String> {
+    current(state)?;
+    let mut load = load.clone();
+    if let Some(model) = &state.model {
+        load.features = model.card.features.clone();
+    }
+    if dataset(state, spec, &load, events, cancel)?.is_none() {
+        return Ok(None);
+    }
+    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
+        return Err("internal: model or dataset vanished".into());
+    };
+    check_compatible(&model.card, data).map_err(|e| e.to_string())?;
+    let (train, val, test) = engine::split_indices(data, 0);
+    let (split, indices) = match split {
+        Some(Split::Train) => (Split::Train, train),
+        Some(Split::Val) => (Split::Val, val),
+        Some(Split::Test) => (Split::Test, test),
+        None if !test.is_empty() => (Split::Test, test),
+        None => (Split::Val, val),
+    };
+    if indices.is_empty() {
+        return Err(format!(
+            "dataset {} has no {} samples",
+            data.name,
+            split.name()
+        ));
+    }
+    Ok(Some((split, indices)))
 }
 
 fn save(state: &mut State, dir: &Path) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! The engine: models, fusion weights, training, checkpoints and the worker.
 #![allow(clippy::unwrap_used)]
 
+mod analysis;
 mod checkpoint;
 mod common;
 mod model;
