@@ -312,3 +312,120 @@ fn a_dataset_that_fails_to_load_says_why_and_the_app_goes_on() {
     );
     h.get_by_label_contains("could not be opened");
 }
+
+#[test]
+fn the_analysis_panel_compares_methods_measures_robustness_and_explains() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    let exports = tempfile::tempdir().expect("tempdir");
+    {
+        let app = h.state_mut();
+        app.settings.train.epochs = 1;
+        app.settings.export_dir = exports.path().to_owned();
+        // Two methods and one corruption keep the test quick.
+        app.analysis.compare_pick = [false, true, false, true, false, false, false];
+        app.analysis.corruption_pick = [false; 11];
+        app.analysis.corruption_pick[10] = true; // audio missing
+        app.analysis.robustness.levels = 3;
+    }
+    h.get_by_label("Analysis").click();
+    h.run_steps(2);
+    h.get_by_label("Compare methods").click();
+    wait_for(&mut h, "the comparison", 180, |a| {
+        a.analysis.comparing.is_none() && a.analysis.compare_rows.len() == 2
+    });
+    h.get_by_label("weights I / T / A");
+    let (_, rows) = h.state().analysis.compare_table();
+    assert_eq!(rows[0][0], "late");
+    assert_eq!(rows[1][0], "attention");
+    assert_eq!(h.state().training.runs.len(), 2, "each method is a run");
+    h.get_by_label("Measure robustness").click();
+    wait_for(&mut h, "robustness", 180, |a| {
+        a.analysis.robustness_result.is_some()
+    });
+    let result = h
+        .state()
+        .analysis
+        .robustness_result
+        .clone()
+        .expect("result");
+    assert_eq!(result.reports.len(), 2, "every compared model");
+    assert!(
+        result
+            .reports
+            .iter()
+            .all(|r| r.curves[0].effective.is_some())
+    );
+    h.get_by_label("audio curves").click();
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label("audio: missing").count() >= 2,
+        "one table row per model"
+    );
+    h.get_by_label("Export robustness CSV").click_accesskit();
+    h.run_steps(2);
+    let written: Vec<_> = std::fs::read_dir(exports.path())
+        .expect("exports")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(written.len(), 1);
+    let text = std::fs::read_to_string(written[0].path()).expect("csv");
+    assert_eq!(text.lines().count(), 1 + 2 * 3, "{text}");
+    h.get_by_label("Explain the dataset").click_accesskit();
+    wait_for(&mut h, "contributions", 120, |a| {
+        a.analysis.contributions.is_some()
+    });
+    let c = h
+        .state()
+        .analysis
+        .contributions
+        .clone()
+        .expect("contributions");
+    assert_eq!(c.rows.len(), 1 + 4);
+    h.get_by_label_contains("image Shapley");
+    h.get_by_label_contains("image native");
+}
+
+#[test]
+fn a_lesson_sets_up_the_app_shows_only_its_panels_and_saves_back() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    let exports = tempfile::tempdir().expect("tempdir");
+    h.state_mut().settings.export_dir = exports.path().to_owned();
+    h.get_by_label("Lessons").click();
+    h.run_steps(2);
+    h.get_by_label("4. Missing modalities and modality dropout")
+        .click();
+    h.run_steps(3);
+    let lesson = fusionlab::app::lesson::Lesson::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/lessons/4-missing-modalities.fusionlab.json"),
+    )
+    .expect("lesson");
+    {
+        let app = h.state();
+        assert_eq!(app.settings.dataset, lesson.dataset);
+        assert_eq!(app.settings.train, lesson.train);
+        assert_eq!(app.settings.tab, Tab::Training);
+        assert_eq!(app.visible_tabs(), lesson.panels);
+    }
+    h.get_by_label_contains("Lesson: 4. Missing");
+    assert!(
+        h.query_by_label("Predict").is_none(),
+        "not one of the lesson's panels"
+    );
+    // Save the setup as a lesson: it reads back as the same lesson state.
+    h.get_by_label("Lessons").click();
+    h.run_steps(2);
+    h.get_by_label("Save current setup as lesson").click();
+    h.run_steps(2);
+    let saved = h.state().last_export.clone().expect("saved");
+    let back = fusionlab::app::lesson::Lesson::load(&saved).expect("readable");
+    assert_eq!(back.dataset, lesson.dataset);
+    assert_eq!(back.train, lesson.train);
+    assert_eq!(back.panels, lesson.panels);
+    assert_eq!(back.question, lesson.question);
+    h.get_by_label("End lesson").click();
+    h.run_steps(2);
+    h.get_by_label("Predict");
+}

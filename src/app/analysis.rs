@@ -276,7 +276,7 @@ impl FusionApp {
     }
 
     fn compare_ui(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Compare methods");
+        ui.heading("Compare fusion methods");
         ui.label(format!(
             "Train every ticked method on {} with the same seed and the Training panel's settings, one after another.",
             self.settings.dataset
@@ -426,7 +426,11 @@ impl FusionApp {
         ));
         ui.horizontal(|ui| {
             for (m, name) in MODALITIES.iter().enumerate() {
-                ui.selectable_value(&mut self.analysis.robustness_modality, m, *name);
+                ui.selectable_value(
+                    &mut self.analysis.robustness_modality,
+                    m,
+                    format!("{name} curves"),
+                );
             }
         });
         let modality = self.analysis.robustness_modality;
