@@ -429,3 +429,28 @@ fn a_lesson_sets_up_the_app_shows_only_its_panels_and_saves_back() {
     h.run_steps(2);
     h.get_by_label("Predict");
 }
+
+#[test]
+fn the_learn_panel_explains_each_method_and_try_it_sets_it_up() {
+    use fusionlab::app::learn::{equation, try_it};
+    use fusionlab::model::FusionKind;
+    let mut h = harness(DATASET);
+    h.get_by_label("Learn").click();
+    h.run_steps(2);
+    for fusion in FusionKind::ALL {
+        h.get_by_label(fusion.name()).click();
+        h.run_steps(2);
+        let first_line = equation(fusion).lines().next().expect("equation");
+        h.get_by_label_contains(first_line.trim());
+    }
+    h.get_by_label("late").click();
+    h.run_steps(2);
+    let (preset, _) = try_it(FusionKind::Late);
+    h.get_by_label(&format!("Try it: {} with late", preset.name()))
+        .click_accesskit();
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.settings.dataset, format!("synthetic:{}", preset.name()));
+    assert_eq!(app.settings.train.fusion, FusionKind::Late);
+    assert_eq!(app.settings.tab, Tab::Training);
+}

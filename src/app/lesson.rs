@@ -159,6 +159,28 @@ impl FusionApp {
         self.lesson = Some(lesson);
     }
 
+    /// A Learn panel "Try it": the preset's dataset and the method, then the Training panel.
+    pub fn try_setup(&mut self, setup: super::learn::TryIt) {
+        if self.training.running {
+            self.notifications.error(
+                "Trying a set-up",
+                "wait for training to end (or stop it) first",
+            );
+            return;
+        }
+        self.settings.train.fusion = setup.fusion;
+        let spec = format!("synthetic:{}", setup.preset.name());
+        if self.settings.dataset != spec {
+            self.set_dataset(&spec);
+        }
+        self.settings.tab = Tab::Training;
+        self.status = format!(
+            "{} fusion on {}: press Train, then watch the curves",
+            setup.fusion.name(),
+            setup.preset.name()
+        );
+    }
+
     /// Open a lesson file; a bad file becomes a toast naming it.
     pub fn open_lesson(&mut self, path: &Path) {
         match Lesson::load(path) {

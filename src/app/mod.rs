@@ -1,5 +1,5 @@
 //! The desktop app. `logic` drains worker events and sends prediction requests; `ui` lays out the
-//! top bar, the inputs panel, the four main panels and the status bar; `save` persists settings.
+//! top bar, the inputs panel, the main panels (predict, training, projections, dataset, analysis, learn) and the status bar; `save` persists settings.
 //! All model work, decoding and projections run in the worker; this thread only draws.
 
 mod actions;
@@ -9,6 +9,7 @@ mod events;
 mod exports;
 mod frame_log;
 mod inputs;
+pub mod learn;
 pub mod lesson;
 mod notifications;
 mod predict;
@@ -48,6 +49,8 @@ pub enum Tab {
     Dataset,
     /// Comparisons, robustness and modality contributions.
     Analysis,
+    /// How each fusion method works, with diagrams and set-ups to try.
+    Learn,
 }
 
 impl std::str::FromStr for Tab {
@@ -58,7 +61,7 @@ impl std::str::FromStr for Tab {
             .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
                 format!(
-                    "unknown panel '{s}'; choose predict, training, projections, dataset or analysis"
+                    "unknown panel '{s}'; choose predict, training, projections, dataset, analysis or learn"
                 )
             })
     }
@@ -66,12 +69,13 @@ impl std::str::FromStr for Tab {
 
 impl Tab {
     /// Every panel, in tab order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Predict,
         Self::Training,
         Self::Projections,
         Self::Dataset,
         Self::Analysis,
+        Self::Learn,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -80,6 +84,7 @@ impl Tab {
             Self::Projections => "Projections",
             Self::Dataset => "Dataset",
             Self::Analysis => "Analysis",
+            Self::Learn => "Learn",
         }
     }
 }
@@ -194,6 +199,8 @@ pub struct FusionApp {
     pub last_export: Option<PathBuf>,
     /// The lesson open, if any.
     pub lesson: Option<lesson::Lesson>,
+    /// Learn panel.
+    pub learn: learn::LearnView,
     pending_png: Option<exports::PendingPng>,
     worker: Option<WorkerHandle>,
     outbox: Vec<Command>,
@@ -283,6 +290,7 @@ impl FusionApp {
             analysis: analysis::AnalysisView::default(),
             last_export: None,
             lesson: None,
+            learn: learn::LearnView::default(),
             pending_png: None,
             worker,
             outbox: Vec::new(),
@@ -499,6 +507,11 @@ impl eframe::App for FusionApp {
                 Tab::Projections => self.projections_ui(ui),
                 Tab::Dataset => self.dataset_ui(ui),
                 Tab::Analysis => self.analysis_ui(ui),
+                Tab::Learn => {
+                    if let Some(setup) = self.learn.ui(ui) {
+                        self.try_setup(setup);
+                    }
+                }
             }
         });
         self.notifications.show(ui.ctx());

@@ -46,7 +46,7 @@ pub struct AppArgs {
     /// Load this model folder (default: the last one, or models/attention).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
-    /// Open on this panel: predict, training, projections, dataset or analysis.
+    /// Open on this panel: predict, training, projections, dataset, analysis or learn.
     #[arg(long)]
     pub tab: Option<String>,
     /// Start with an example from assets/examples (e.g. redundant) as the inputs.
