@@ -213,13 +213,47 @@ fn clicking_a_projection_point_loads_that_sample() {
     wait_for(&mut h, "the sample in the inputs", 30, |a| {
         a.browser.selected == Some(sample) && a.inputs.present().iter().any(|&p| p)
     });
-    let app = h.state();
-    let s = &app.browser.exploration.as_ref().expect("e").samples[sample];
-    assert_eq!(
-        app.inputs.text.trim(),
-        s.text.clone().unwrap_or_default().trim()
-    );
-    assert_eq!(app.inputs.present(), s.present);
+    {
+        let app = h.state();
+        let s = &app.browser.exploration.as_ref().expect("e").samples[sample];
+        assert_eq!(
+            app.inputs.text.trim(),
+            s.text.clone().unwrap_or_default().trim()
+        );
+        assert_eq!(app.inputs.present(), s.present);
+    }
+    // The clicked point's nearest neighbours are listed (nearest first) and ringed.
+    wait_for(&mut h, "the neighbours", 30, |a| {
+        a.projections
+            .neighbours
+            .as_ref()
+            .is_some_and(|(_, s, n)| *s == sample && n.len() == 10)
+    });
+    let (_, _, list) = h
+        .state()
+        .projections
+        .neighbours
+        .clone()
+        .expect("neighbours");
+    assert!(list.windows(2).all(|w| w[0].1 <= w[1].1), "{list:?}");
+    assert!(list.iter().all(|(j, _)| *j != sample));
+    h.get_by_label_contains("Nearest to");
+    h.get_by_label("cosine").click();
+    wait_for(&mut h, "cosine neighbours", 30, |a| {
+        a.projections
+            .neighbours
+            .as_ref()
+            .is_some_and(|(_, _, n)| n[0].1 <= 1.0)
+            && a.projections.metric == fusionlab::viz::knn::Metric::Cosine
+    });
+    let first = h.state().projections.neighbours.clone().expect("n").2[0].0;
+    let id = h.state().browser.exploration.as_ref().expect("e").samples[first]
+        .id
+        .clone();
+    h.get_by_label(&format!("Use {id}")).click();
+    wait_for(&mut h, "the neighbour selected", 30, |a| {
+        a.projections.selected == Some(first)
+    });
 }
 
 #[test]

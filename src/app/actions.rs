@@ -24,6 +24,8 @@ impl FusionApp {
         self.dataset_editor = DatasetEditor::from_spec(spec);
         self.browser.exploration = None;
         self.projections.tsne = None;
+        self.projections.selected = None;
+        self.projections.neighbours = None;
         self.explore();
     }
 

@@ -405,7 +405,7 @@ impl FusionApp {
                 if let Some((what, done, total)) = &self.loading {
                     ui.add(
                         egui::ProgressBar::new(*done as f32 / (*total).max(1) as f32)
-                            .text(format!("{what}: {done}/{total}")),
+                            .text(format!("{what}: {}", self.loading_progress_text())),
                     );
                 }
             } else if ui

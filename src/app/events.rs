@@ -9,6 +9,13 @@ impl FusionApp {
     pub fn on_event(&mut self, event: Event) {
         match event {
             Event::Loading { what, done, total } => {
+                if self
+                    .loading_started
+                    .as_ref()
+                    .is_none_or(|(w, _)| *w != what)
+                {
+                    self.loading_started = Some((what.clone(), std::time::Instant::now()));
+                }
                 self.loading = (done < total).then_some((what, done, total));
             }
             Event::DatasetReady(summary) => {
@@ -200,6 +207,16 @@ impl FusionApp {
                 }
             }
             Event::Exported { what, path } => self.exported(&what, Ok(path)),
+            Event::Neighbours {
+                request_id,
+                space,
+                sample,
+                neighbours,
+            } => {
+                if request_id == self.projections.neighbours_id {
+                    self.projections.neighbours = Some((space, sample, neighbours));
+                }
+            }
             Event::Explored(e) => {
                 if e.request_id == self.explore_id {
                     self.browser.exploring = false;

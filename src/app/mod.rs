@@ -191,6 +191,8 @@ pub struct FusionApp {
     pub status: String,
     /// Background loading: what, done, total.
     pub loading: Option<(String, usize, usize)>,
+    /// When the job named in `loading` started (for its ETA).
+    loading_started: Option<(String, Instant)>,
     /// Dataset menu state.
     pub dataset_editor: DatasetEditor,
     /// Analysis panel.
@@ -287,6 +289,7 @@ impl FusionApp {
             notifications,
             status: "starting…".into(),
             loading: None,
+            loading_started: None,
             analysis: analysis::AnalysisView::default(),
             last_export: None,
             lesson: None,
@@ -342,6 +345,21 @@ impl FusionApp {
         app
     }
 
+    /// "3/10 · 0:42 left" for the job in `loading`.
+    pub fn loading_progress_text(&self) -> String {
+        match &self.loading {
+            Some((what, done, total)) => {
+                let started = self
+                    .loading_started
+                    .as_ref()
+                    .filter(|(w, _)| w == what)
+                    .map(|(_, t)| *t);
+                widgets::progress_text(started, *done, *total)
+            }
+            None => String::new(),
+        }
+    }
+
     /// A fresh request id.
     pub fn next_request_id(&mut self) -> u64 {
         self.next_id += 1;
@@ -386,7 +404,7 @@ impl FusionApp {
                 ui.add(
                     egui::ProgressBar::new(*done as f32 / (*total).max(1) as f32)
                         .desired_width(200.0)
-                        .text(format!("{what}: {done}/{total}")),
+                        .text(format!("{what}: {}", self.loading_progress_text())),
                 );
                 if ui.small_button("Cancel").clicked() {
                     self.outbox.push(Command::Cancel);

@@ -5,6 +5,8 @@
 use egui::{Color32, Pos2};
 use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
 
+use crate::viz::knn::Metric;
+
 use super::widgets::{class_colour, clock};
 use super::{FusionApp, Purpose};
 use crate::viz::tsne::TsneConfig;
@@ -72,6 +74,35 @@ pub struct ProjectionView {
     pub hovered: Option<usize>,
     /// Where the plot was drawn last frame (for its PNG).
     pub plot_rect: Option<egui::Rect>,
+    /// The sample last clicked, whose neighbours are listed.
+    pub selected: Option<usize>,
+    /// Its nearest neighbours: (space, sample, `(neighbour, distance)` nearest first).
+    pub neighbours: Option<(usize, usize, Vec<(usize, f32)>)>,
+    /// Distance for neighbours.
+    pub metric: Metric,
+    /// How many neighbours to list.
+    pub k: usize,
+    /// Request id of the latest neighbours request.
+    pub neighbours_id: u64,
+}
+
+/// Most points drawn at once; larger layouts are thinned evenly (every n-th point) so the plot
+/// stays smooth. Hovering and clicking work on the drawn points.
+pub const MAX_DRAWN: usize = 20_000;
+
+/// The points of `layout` to draw: all of them, or every n-th when there are more than
+/// [`MAX_DRAWN`] (the selected sample and its neighbours are always kept).
+pub fn decimate(layout: &[(usize, [f32; 2])], keep: &[usize]) -> Vec<(usize, [f32; 2])> {
+    if layout.len() <= MAX_DRAWN {
+        return layout.to_vec();
+    }
+    let step = layout.len().div_ceil(MAX_DRAWN);
+    layout
+        .iter()
+        .enumerate()
+        .filter(|(i, (s, _))| i % step == 0 || keep.contains(s))
+        .map(|(_, p)| *p)
+        .collect()
 }
 
 impl ProjectionView {
@@ -228,14 +259,9 @@ impl FusionApp {
                     Some(t) if t.space == view.space => {
                         let (done, total) = t.iteration;
                         if t.running {
-                            let eta = t.started.map_or(0.0, |s| {
-                                let el = s.elapsed().as_secs_f32();
-                                if done > 0 {
-                                    el / done as f32 * (total - done) as f32
-                                } else {
-                                    0.0
-                                }
-                            });
+                            let eta = t
+                                .started
+                                .map_or(0.0, |s| super::widgets::eta_seconds(s, done, total));
                             ui.add(
                                 egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(
                                     format!(
@@ -266,10 +292,26 @@ impl FusionApp {
         } else if let Some(c) = command {
             self.outbox.push(c);
         }
+        let clicked_neighbour = self.neighbours_ui(ui);
         let Some(e) = self.browser.exploration.as_ref() else {
             return;
         };
-        let layout = self.projections.layout(Some(e));
+        let full = self.projections.layout(Some(e));
+        let keep: Vec<usize> = self
+            .projections
+            .neighbours
+            .iter()
+            .flat_map(|(_, s, n)| std::iter::once(*s).chain(n.iter().map(|(j, _)| *j)))
+            .collect();
+        let layout = decimate(&full, &keep);
+        if layout.len() < full.len() {
+            ui.small(format!(
+                "{} points: drawing every {}th ({} shown) to keep the plot smooth",
+                full.len(),
+                full.len().div_ceil(MAX_DRAWN),
+                layout.len()
+            ));
+        }
         let view = &self.projections;
         // Group points by colour so the legend names them.
         let key_of = |s: usize| -> (usize, String) {
@@ -317,6 +359,18 @@ impl FusionApp {
             })
             .flatten();
         let hovered = view.hovered;
+        let ring: Vec<[f64; 2]> = view
+            .neighbours
+            .iter()
+            .filter(|(space, _, _)| *space == view.space)
+            .flat_map(|(_, _, n)| n.iter())
+            .filter_map(|(j, _)| layout.iter().find(|(s, _)| s == j))
+            .map(|(_, p)| [f64::from(p[0]), f64::from(p[1])])
+            .collect();
+        let selected_point = view
+            .selected
+            .and_then(|sel| layout.iter().find(|(s, _)| *s == sel))
+            .map(|(_, p)| [f64::from(p[0]), f64::from(p[1])]);
         let response = Plot::new("projection_plot")
             .legend(Legend::default())
             .data_aspect(1.0)
@@ -347,6 +401,22 @@ impl FusionApp {
                             .radius(7.0)
                             .filled(false)
                             .color(Color32::WHITE),
+                    );
+                }
+                if !ring.is_empty() {
+                    plot.points(
+                        Points::new("nearest neighbours", ring)
+                            .radius(6.0)
+                            .filled(false)
+                            .color(Color32::from_rgb(255, 200, 40)),
+                    );
+                }
+                if let Some(p) = selected_point {
+                    plot.points(
+                        Points::new("selected", vec![p])
+                            .radius(9.0)
+                            .filled(false)
+                            .color(Color32::from_rgb(255, 120, 40)),
                     );
                 }
                 if let Some(s) = star {
@@ -386,7 +456,12 @@ impl FusionApp {
             r.clone().on_hover_text_at_pointer(text);
             if r.clicked() {
                 self.request_sample(s, Purpose::Sample);
+                self.select_point(s);
             }
+        }
+        if let Some(s) = clicked_neighbour {
+            self.request_sample(s, Purpose::Sample);
+            self.select_point(s);
         }
         if export {
             self.export_embeddings();
@@ -394,6 +469,105 @@ impl FusionApp {
         if let Some(rect) = plot_rect {
             self.png_button(ui, "Save projection PNG", rect, "projection");
         }
+    }
+
+    /// Select a sample of the projection and ask for its nearest neighbours.
+    pub fn select_point(&mut self, sample: usize) {
+        if self.projections.k == 0 {
+            self.projections.k = 10;
+        }
+        self.projections.selected = Some(sample);
+        let id = self.next_request_id();
+        self.projections.neighbours_id = id;
+        let view = &self.projections;
+        self.outbox.push(Command::Neighbours {
+            request_id: id,
+            space: view.space,
+            sample,
+            k: view.k.max(1),
+            metric: view.metric,
+        });
+    }
+
+    /// The neighbours list (a side panel); returns a neighbour the user chose to load.
+    fn neighbours_ui(&mut self, ui: &mut egui::Ui) -> Option<usize> {
+        let (Some(selected), Some(e)) = (self.projections.selected, &self.browser.exploration)
+        else {
+            return None;
+        };
+        let mut chosen = None;
+        let mut again = false;
+        egui::Panel::right("neighbours_panel")
+            .resizable(false)
+            .default_size(250.0)
+            .show(ui, |ui| {
+                let view = &mut self.projections;
+                let name = |k: usize| e.classes.get(k).cloned().unwrap_or_default();
+                let Some(sample) = e.samples.get(selected) else {
+                    return;
+                };
+                ui.strong(format!("Nearest to {}", sample.id));
+                ui.small(format!(
+                    "true class {} · in the {} embedding",
+                    name(sample.label),
+                    SPACES[view.space]
+                ));
+                ui.horizontal(|ui| {
+                    for m in [Metric::Euclidean, Metric::Cosine] {
+                        again |= ui.selectable_value(&mut view.metric, m, m.name()).changed();
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let l = ui.label("Neighbours");
+                    again |= ui
+                        .add(egui::DragValue::new(&mut view.k).range(1..=50))
+                        .labelled_by(l.id)
+                        .changed();
+                });
+                match &view.neighbours {
+                    Some((space, s, list)) if *s == selected && *space == view.space => {
+                        egui::Grid::new("neighbours_grid")
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for h in ["sample", "class", "distance", ""] {
+                                    ui.strong(h);
+                                }
+                                ui.end_row();
+                                for (j, d) in list {
+                                    let Some(n) = e.samples.get(*j) else { continue };
+                                    ui.label(&n.id);
+                                    let wrong =
+                                        n.outcome.as_ref().is_some_and(|o| o.predicted != n.label);
+                                    let class = if wrong {
+                                        format!("{} (misread)", name(n.label))
+                                    } else {
+                                        name(n.label)
+                                    };
+                                    ui.label(class);
+                                    ui.label(format!("{d:.3}"));
+                                    if ui.small_button(format!("Use {}", n.id)).clicked() {
+                                        chosen = Some(*j);
+                                    }
+                                    ui.end_row();
+                                }
+                            });
+                        let same = list
+                            .iter()
+                            .filter(|(j, _)| {
+                                e.samples.get(*j).is_some_and(|n| n.label == sample.label)
+                            })
+                            .count();
+                        ui.small(format!("{same} of {} share its class", list.len()));
+                    }
+                    _ => {
+                        ui.spinner();
+                    }
+                }
+            });
+        if again {
+            self.select_point(selected);
+        }
+        chosen
     }
 
     /// Ask the worker for a t-SNE of a space.

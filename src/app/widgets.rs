@@ -135,3 +135,24 @@ pub fn clock(seconds: f32) -> String {
     };
     format!("{}:{:02}", s / 60, s % 60)
 }
+
+/// Seconds left at a steady rate, from when a job started and how far it is.
+pub fn eta_seconds(started: std::time::Instant, done: usize, total: usize) -> f32 {
+    if done == 0 || done >= total {
+        return 0.0;
+    }
+    started.elapsed().as_secs_f32() / done as f32 * (total - done) as f32
+}
+
+/// "3/10 · 0:42 left" for a job that started at `started`.
+pub fn progress_text(started: Option<std::time::Instant>, done: usize, total: usize) -> String {
+    match started {
+        Some(s) if done > 0 && done < total => {
+            format!(
+                "{done}/{total} · {} left",
+                clock(eta_seconds(s, done, total))
+            )
+        }
+        _ => format!("{done}/{total}"),
+    }
+}

@@ -8,6 +8,7 @@ use super::{CancelToken, EventSender};
 use crate::data::{DatasetSpec, LoadOptions, Sample};
 use crate::engine::{self, Batcher, check_compatible};
 use crate::export::EmbeddingRow;
+use crate::viz::knn::{Metric, nearest};
 use crate::viz::pca::Pca;
 use crate::viz::tsne::{TsneConfig, tsne as run_tsne};
 
@@ -250,4 +251,33 @@ pub(super) fn export(
         .collect();
     crate::export::tensorboard(dir, &rows).map_err(|e| e.to_string())?;
     crate::export::coordinates_csv(&dir.join("coordinates.csv"), &rows).map_err(|e| e.to_string())
+}
+
+/// The `k` samples nearest to `sample` in `space` (itself left out), nearest first.
+pub(super) fn neighbours(
+    state: &State,
+    space: usize,
+    sample: usize,
+    k: usize,
+    metric: Metric,
+) -> Result<Vec<(usize, f32)>, String> {
+    let embeddings = state.explored.as_ref().ok_or_else(|| {
+        "explore a dataset with a model first (the Projections panel does this)".to_owned()
+    })?;
+    let rows: Vec<(usize, &[f32])> = embeddings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.get(space)?.as_deref().map(|v| (i, v)))
+        .collect();
+    let Some(at) = rows.iter().position(|(i, _)| *i == sample) else {
+        return Err(format!(
+            "sample {sample} has no {} embedding",
+            super::SPACES.get(space).copied().unwrap_or("such")
+        ));
+    };
+    let vectors: Vec<&[f32]> = rows.iter().map(|(_, v)| *v).collect();
+    Ok(nearest(&vectors, vectors[at], k, metric, Some(at))
+        .into_iter()
+        .map(|(j, d)| (rows[j].0, d))
+        .collect())
 }

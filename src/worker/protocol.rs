@@ -11,6 +11,7 @@ use crate::engine::{
 };
 use crate::model::checkpoint::ModelCard;
 use crate::model::{FusionKind, WeightKind};
+use crate::viz::knn::Metric;
 use crate::viz::pca::Pca;
 use crate::viz::tsne::TsneConfig;
 
@@ -81,6 +82,19 @@ pub enum Command {
         space: usize,
         /// Settings.
         config: TsneConfig,
+    },
+    /// The nearest neighbours of one sample in one embedding space of the last exploration.
+    Neighbours {
+        /// Echoed in the answer.
+        request_id: u64,
+        /// 0 image, 1 text, 2 audio, 3 fused.
+        space: usize,
+        /// The sample (index into the exploration).
+        sample: usize,
+        /// How many.
+        k: usize,
+        /// Distance.
+        metric: Metric,
     },
     /// Train each of `fusions` in turn with the same settings and seed (the usual training events
     /// for each, framed by [`Event::CompareStep`] and [`Event::Compared`]). The trained models are
@@ -221,6 +235,17 @@ pub enum Event {
         points: Vec<[f32; 2]>,
         /// Sample indices (into the exploration) of the points.
         samples: Vec<usize>,
+    },
+    /// Nearest neighbours of a sample.
+    Neighbours {
+        /// From the command.
+        request_id: u64,
+        /// The space.
+        space: usize,
+        /// The sample asked about.
+        sample: usize,
+        /// `(sample index, distance)`, nearest first.
+        neighbours: Vec<(usize, f32)>,
     },
     /// t-SNE finished.
     Tsne {

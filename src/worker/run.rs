@@ -165,6 +165,22 @@ pub(super) fn run(
                 config,
             } => explore::tsne(&state, request_id, space, &config, events, cancel)
                 .map_err(|e| ("Computing t-SNE", e)),
+            Command::Neighbours {
+                request_id,
+                space,
+                sample,
+                k,
+                metric,
+            } => explore::neighbours(&state, space, sample, k, metric)
+                .map(|neighbours| {
+                    events.send(Event::Neighbours {
+                        request_id,
+                        space,
+                        sample,
+                        neighbours,
+                    });
+                })
+                .map_err(|e| ("Finding neighbours", e)),
             Command::ExportEmbeddings { space, dir, points } => {
                 explore::export(&state, space, &dir, &points)
                     .map(|()| {
