@@ -77,7 +77,7 @@ pub struct ProjectionView {
     /// The sample last clicked, whose neighbours are listed.
     pub selected: Option<usize>,
     /// Its nearest neighbours: (space, sample, `(neighbour, distance)` nearest first).
-    pub neighbours: Option<(usize, usize, Vec<(usize, f32)>)>,
+    pub neighbours: Option<Neighbours>,
     /// Distance for neighbours.
     pub metric: Metric,
     /// How many neighbours to list.
@@ -85,6 +85,9 @@ pub struct ProjectionView {
     /// Request id of the latest neighbours request.
     pub neighbours_id: u64,
 }
+
+/// Nearest neighbours: (space, sample, `(neighbour, distance)` nearest first).
+pub type Neighbours = (usize, usize, Vec<(usize, f32)>);
 
 /// Most points drawn at once; larger layouts are thinned evenly (every n-th point) so the plot
 /// stays smooth. Hovering and clicking work on the drawn points.
