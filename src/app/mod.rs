@@ -13,7 +13,7 @@ pub mod learn;
 pub mod lesson;
 mod notifications;
 mod predict;
-mod projections;
+pub mod projections;
 mod top_bar;
 mod training;
 mod widgets;
