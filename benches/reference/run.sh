@@ -63,4 +63,8 @@ fi
 if [ -f "$out/rust.json" ]; then
     "$vpy" "$here/compare.py"
 fi
+# t-SNE against scikit-learn on the data `cargo bench --bench viz` wrote.
+if [ -f "$out/tsne_10k_x64.f32" ]; then
+    "$vpy" "$here/tsne_sklearn.py" || echo "run.sh: the scikit-learn t-SNE comparison failed (see above)"
+fi
 exit 0

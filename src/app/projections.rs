@@ -142,6 +142,41 @@ impl ProjectionView {
     }
 }
 
+/// A tiny scree chart: the share of variance of each principal component.
+fn spectrum_bars(ui: &mut egui::Ui, spectrum: &[f32]) {
+    if spectrum.is_empty() {
+        return;
+    }
+    let (w, h) = (9.0, 28.0);
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(w * spectrum.len() as f32, h), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let top = spectrum[0].max(1e-6);
+    for (i, v) in spectrum.iter().enumerate() {
+        let height = h * (v / top).clamp(0.0, 1.0);
+        let x = rect.left() + i as f32 * w;
+        let bar = egui::Rect::from_min_max(
+            egui::pos2(x + 1.0, rect.bottom() - height),
+            egui::pos2(x + w - 1.0, rect.bottom()),
+        );
+        let colour = if i < 2 {
+            ui.visuals().selection.bg_fill
+        } else {
+            ui.visuals().weak_text_color()
+        };
+        painter.rect_filled(bar, 1.0, colour);
+    }
+    let text: Vec<String> = spectrum
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("PC{}: {:.1}%", i + 1, v * 100.0))
+        .collect();
+    response.on_hover_text(format!(
+        "Variance explained per component (the two drawn are highlighted):\n{}",
+        text.join("\n")
+    ));
+}
+
 /// The sample nearest to a screen position, within `radius` pixels.
 fn nearest(
     layout: &[(usize, [f32; 2])],
@@ -216,12 +251,16 @@ impl FusionApp {
         match view.method {
             Method::Pca => {
                 if let Some(pca) = e.projections.get(view.space).and_then(|p| p.pca.as_ref()) {
-                    ui.small(format!(
-                        "PCA of the {} embeddings: component 1 explains {:.0}% of the variance, component 2 {:.0}%. The star is the current input.",
-                        SPACES[view.space],
-                        pca.explained[0] * 100.0,
-                        pca.explained[1] * 100.0
-                    ));
+                    ui.horizontal(|ui| {
+                        ui.small(format!(
+                            "PCA of the {} embeddings: component 1 explains {:.0}% of the variance, component 2 {:.0}% (together {:.0}%). The star is the current input.",
+                            SPACES[view.space],
+                            pca.explained[0] * 100.0,
+                            pca.explained[1] * 100.0,
+                            (pca.explained[0] + pca.explained[1]) * 100.0
+                        ));
+                        spectrum_bars(ui, &pca.spectrum);
+                    });
                 }
             }
             Method::Tsne => {
@@ -239,6 +278,14 @@ impl FusionApp {
                             egui::DragValue::new(&mut view.tsne_config.iterations).range(50..=5000),
                         )
                         .labelled_by(l.id);
+                        let l = ui.label("Theta");
+                        ui.add(
+                            egui::DragValue::new(&mut view.tsne_config.theta)
+                                .range(0.0..=1.0)
+                                .speed(0.01),
+                        )
+                        .labelled_by(l.id)
+                        .on_hover_text("Barnes-Hut accuracy: 0 is exact (slow beyond a few thousand points), 0.5 is the usual trade-off, 1 is fastest and roughest.");
                         let l = ui.label("Learning rate");
                         ui.add(
                             egui::DragValue::new(&mut view.tsne_config.learning_rate)
@@ -276,7 +323,7 @@ impl FusionApp {
                             );
                         } else {
                             ui.small(format!(
-                                "t-SNE of {} {} embeddings (exact; up to {} points) · KL {:.3}",
+                                "t-SNE of {} {} embeddings (Barnes-Hut; up to {} points) · KL {:.3}",
                                 t.samples.len(),
                                 SPACES[t.space],
                                 crate::worker::TSNE_MAX_POINTS,

@@ -75,8 +75,8 @@ pub fn nearest(
 
 /// For every row, its `k` nearest other rows as `(row index, squared Euclidean distance)`, sorted
 /// by distance (ties by index); `k` is capped at `rows.len() − 1`. Rows should have equal length
-/// (shorter ones count as zero-padded); rows with NaN or infinite values get no neighbours and
-/// are nobody's neighbour. Exact; parallel over blocks of query rows.
+/// (a shorter row's missing values count as the column mean); rows with NaN or infinite values
+/// get no neighbours and are nobody's neighbour. Exact; parallel over blocks of query rows.
 pub fn knn_all(rows: &[&[f32]], k: usize) -> Vec<Vec<(usize, f32)>> {
     let n = rows.len();
     let k = k.min(n.saturating_sub(1));
