@@ -320,3 +320,55 @@ fn compare_prints_one_row_per_method() {
         .collect();
     assert_eq!(rows.len(), 2, "{table}");
 }
+
+#[test]
+fn robustness_measures_saved_models_as_json_and_as_a_table() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention");
+    let model = models.to_str().expect("utf-8 path");
+    let out = fusionlab(&[
+        "robustness",
+        "--model",
+        model,
+        "--dataset",
+        "synthetic:redundant?samples=120",
+        "--corruptions",
+        "audio-missing,image-noise",
+        "--levels",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["levels"], serde_json::json!([0.0, 0.5, 1.0]));
+    let curves = v["reports"][0]["curves"].as_array().expect("curves");
+    assert_eq!(curves.len(), 2);
+    assert_eq!(
+        curves[0]["corruption"], "audio-missing",
+        "in the order asked"
+    );
+    assert_eq!(curves[1]["accuracy"].as_array().expect("acc").len(), 3);
+    let out = fusionlab(&[
+        "robustness",
+        "--model",
+        model,
+        "--dataset",
+        "synthetic:redundant?samples=120",
+        "--corruptions",
+        "text-missing",
+        "--levels",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("text: missing") && table.contains("needs a late fusion model"),
+        "{table}"
+    );
+    let out = fusionlab(&["robustness", "--model", model, "--corruptions", "sunburn"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("sunburn"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -393,9 +393,16 @@ impl FusionApp {
             )
             .labelled_by(label.id);
             let has_compared = !self.analysis.compare_rows.is_empty();
+            // Shown unticked while there is nothing compared to measure.
+            let mut none = false;
+            let all = if has_compared {
+                &mut self.analysis.all_compared
+            } else {
+                &mut none
+            };
             ui.add_enabled(
                 has_compared && !running,
-                egui::Checkbox::new(&mut self.analysis.all_compared, "All compared models"),
+                egui::Checkbox::new(all, "All compared models"),
             )
             .on_hover_text("Measure every model of the last comparison (and get effective robustness against late fusion).");
             if running {

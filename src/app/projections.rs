@@ -148,8 +148,10 @@ fn spectrum_bars(ui: &mut egui::Ui, spectrum: &[f32]) {
         return;
     }
     let (w, h) = (9.0, 28.0);
-    let (rect, response) =
-        ui.allocate_exact_size(egui::vec2(w * spectrum.len() as f32, h), egui::Sense::hover());
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(w * spectrum.len() as f32, h),
+        egui::Sense::hover(),
+    );
     let painter = ui.painter_at(rect);
     let top = spectrum[0].max(1e-6);
     for (i, v) in spectrum.iter().enumerate() {

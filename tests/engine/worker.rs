@@ -261,6 +261,66 @@ fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
     assert_eq!(points.len(), 90);
     assert_eq!(samples.len(), 90);
     assert!(kl.is_finite());
+
+    // Nearest neighbours of a sample in the fused space, nearest first, itself left out.
+    w.send(Command::Neighbours {
+        request_id: 7,
+        space: 3,
+        sample: 4,
+        k: 5,
+        metric: fusionlab::viz::knn::Metric::Cosine,
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Neighbours { .. } | Event::Failed { .. })
+    });
+    let Some(Event::Neighbours {
+        neighbours,
+        sample: 4,
+        ..
+    }) = events.last()
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(neighbours.len(), 5);
+    assert!(
+        neighbours
+            .iter()
+            .all(|(j, d)| *j != 4 && (0.0..=2.0).contains(d))
+    );
+    assert!(neighbours.windows(2).all(|p| p[0].1 <= p[1].1));
+
+    // The fused embeddings in the TensorBoard projector format, with the t-SNE coordinates.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("fused.tensorboard");
+    let shown: Vec<(usize, [f32; 2], String)> = samples
+        .iter()
+        .zip(points)
+        .map(|(&s, &p)| (s, p, "circle".to_owned()))
+        .collect();
+    w.send(Command::ExportEmbeddings {
+        space: 3,
+        dir: out.clone(),
+        points: shown,
+    });
+    let events = until(&w, |e| {
+        matches!(e, Event::Exported { .. } | Event::Failed { .. })
+    });
+    assert!(
+        matches!(events.last(), Some(Event::Exported { .. })),
+        "{events:?}"
+    );
+    let vectors = std::fs::read_to_string(out.join("vectors.tsv")).expect("vectors");
+    assert_eq!(vectors.lines().count(), 90);
+    let width = vectors.lines().next().expect("row").split('\t').count();
+    assert!(
+        vectors
+            .lines()
+            .all(|l| l.split('\t').count() == width && width > 1)
+    );
+    let metadata = std::fs::read_to_string(out.join("metadata.tsv")).expect("metadata");
+    assert_eq!(metadata.lines().count(), 91);
+    let coords = std::fs::read_to_string(out.join("coordinates.csv")).expect("coordinates");
+    assert_eq!(coords.lines().count(), 91);
 }
 
 #[test]
