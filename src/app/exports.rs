@@ -168,8 +168,8 @@ impl FusionApp {
         let ctx = ui.ctx().clone();
         // The plot's rect is its data area: take the axes, their labels and a margin too.
         let rect = egui::Rect::from_min_max(
-            rect.min - egui::vec2(64.0, 8.0),
-            rect.max + egui::vec2(8.0, 44.0),
+            rect.min - egui::vec2(64.0, 2.0),
+            rect.max + egui::vec2(8.0, 36.0),
         );
         self.pending_png = Some(PendingPng {
             rect,
