@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use candle_core::{D, Device, Var};
 use candle_nn::{AdamW, Optimizer as _, ParamsAdamW};
+#[path = "common/timings.rs"]
+mod timings;
+use timings::Timings;
+
 use criterion::{Criterion, SamplingMode, Throughput};
 use fusionlab::data::{Dataset, DatasetSpec, LoadOptions, Quiet, Sample, Split, load_dataset};
 use fusionlab::engine::{Batcher, TrainConfig, predict};
@@ -88,43 +92,6 @@ fn train_step(
     let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
     std::hint::black_box(predicted);
     Ok(loss_value)
-}
-
-/// Per-iteration times of each call criterion makes; the last `sample_size` calls are the
-/// measurement (the earlier ones are its warm-up).
-#[derive(Default)]
-struct Timings {
-    calls: Vec<Vec<Duration>>,
-}
-
-impl Timings {
-    fn record(&mut self, iters: u64, mut run: impl FnMut() -> Duration) -> Duration {
-        let times: Vec<Duration> = (0..iters).map(|_| run()).collect();
-        let total = times.iter().sum();
-        self.calls.push(times);
-        total
-    }
-
-    /// Median seconds per iteration over the measured calls, and how many iterations that is.
-    fn median(&self, sample_size: usize) -> Option<(f64, usize)> {
-        let start = self.calls.len().saturating_sub(sample_size);
-        let mut all: Vec<f64> = self.calls[start..]
-            .iter()
-            .flatten()
-            .map(Duration::as_secs_f64)
-            .collect();
-        if all.is_empty() {
-            return None;
-        }
-        all.sort_by(f64::total_cmp);
-        let n = all.len();
-        let median = if n % 2 == 1 {
-            all[n / 2]
-        } else {
-            0.5 * (all[n / 2 - 1] + all[n / 2])
-        };
-        Some((median, n))
-    }
 }
 
 fn unwrap_or_die<T>(r: Result<T>) -> T {

@@ -14,6 +14,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[path = "common/timings.rs"]
+mod timings;
+use timings::Timings;
+
 use criterion::{Criterion, SamplingMode};
 use fusionlab::viz::knn::knn_all;
 use fusionlab::viz::pca::Pca;
@@ -63,42 +67,6 @@ fn pca_data() -> Vec<f32> {
         }
     }
     data
-}
-
-/// Per-iteration times of each call criterion makes; the last `sample_size` calls are the
-/// measurement (the earlier ones are its warm-up).
-#[derive(Default)]
-struct Timings {
-    calls: Vec<Vec<Duration>>,
-}
-
-impl Timings {
-    fn record(&mut self, iters: u64, mut run: impl FnMut() -> Duration) -> Duration {
-        let times: Vec<Duration> = (0..iters).map(|_| run()).collect();
-        let total = times.iter().sum();
-        self.calls.push(times);
-        total
-    }
-
-    /// Median seconds per iteration over the measured calls.
-    fn median(&self, sample_size: usize) -> Option<f64> {
-        let start = self.calls.len().saturating_sub(sample_size);
-        let mut all: Vec<f64> = self.calls[start..]
-            .iter()
-            .flatten()
-            .map(Duration::as_secs_f64)
-            .collect();
-        if all.is_empty() {
-            return None;
-        }
-        all.sort_by(f64::total_cmp);
-        let n = all.len();
-        Some(if n % 2 == 1 {
-            all[n / 2]
-        } else {
-            0.5 * (all[n / 2 - 1] + all[n / 2])
-        })
-    }
 }
 
 fn output_dir() -> PathBuf {
@@ -190,7 +158,7 @@ fn main() {
     if quick {
         return;
     }
-    match tsne_t.median(SAMPLES) {
+    match tsne_t.median(SAMPLES).map(|(m, _)| m) {
         Some(seconds) => {
             println!(
                 "summary: t-SNE {TSNE_ROWS}×{TSNE_DIM} (Barnes–Hut θ 0.5, perplexity 30, 1000 \

@@ -312,14 +312,48 @@ fn train_command(worker: &WorkerHandle, args: &TrainArgs, dataset: &str) -> anyh
     Ok(())
 }
 
+/// A saved model loaded into the worker, with the dataset to use it on (the given one, else its
+/// own) and load options matching its preprocessing.
+pub(super) struct Loaded {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its card.
+    pub card: checkpoint::ModelCard,
+    /// The dataset.
+    pub dataset: DatasetSpec,
+    /// Load options with the model's features.
+    pub load: LoadOptions,
+}
+
+/// Read a model's card, ask the worker to load it, and work out its dataset.
+pub(super) fn load_model(
+    worker: &WorkerHandle,
+    name: &str,
+    dataset: Option<&str>,
+) -> anyhow::Result<Loaded> {
+    let dir = checkpoint::resolve(name);
+    let card = checkpoint::read_card(&dir)?;
+    let dataset = dataset
+        .map_or_else(|| card.dataset.clone(), str::to_owned)
+        .parse()?;
+    worker.send(Command::Load { dir: dir.clone() });
+    let load = LoadOptions {
+        features: card.features.clone(),
+        ..LoadOptions::default()
+    };
+    Ok(Loaded {
+        dir,
+        card,
+        dataset,
+        load,
+    })
+}
+
 fn eval_command(
     worker: &WorkerHandle,
     args: &EvalArgs,
     dataset: Option<&str>,
 ) -> anyhow::Result<()> {
-    let dir = checkpoint::resolve(&args.model);
-    let card = checkpoint::read_card(&dir)?;
-    let dataset = dataset.map_or_else(|| card.dataset.clone(), str::to_owned);
     let split = args
         .split
         .as_deref()
@@ -327,14 +361,16 @@ fn eval_command(
             Split::parse(s).ok_or_else(|| anyhow!("unknown split '{s}'; use train, val or test"))
         })
         .transpose()?;
-    worker.send(Command::Load { dir: dir.clone() });
+    let Loaded {
+        dir,
+        card,
+        dataset,
+        load,
+    } = load_model(worker, &args.model, dataset)?;
     worker.send(Command::Evaluate {
         request_id: 1,
-        dataset: dataset.parse()?,
-        load: LoadOptions {
-            features: card.features.clone(),
-            ..LoadOptions::default()
-        },
+        dataset,
+        load,
         split,
     });
     loop {

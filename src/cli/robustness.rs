@@ -6,9 +6,8 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 
 use super::CliProgress;
-use crate::data::{LoadObserver as _, LoadOptions, Split};
+use crate::data::{LoadObserver as _, Split};
 use crate::engine::robustness::{Corruption, RobustnessConfig, RobustnessReport, fill_effective};
-use crate::model::checkpoint;
 use crate::worker::{Command, Event, WorkerHandle};
 
 /// Arguments of `fusionlab robustness`.
@@ -47,17 +46,11 @@ pub(super) fn robustness_command(
     let mut reports: Vec<RobustnessReport> = Vec::new();
     let mut context: Option<(String, Split)> = None;
     for name in &args.model {
-        let dir = checkpoint::resolve(name);
-        let card = checkpoint::read_card(&dir)?;
-        let dataset = dataset.map_or_else(|| card.dataset.clone(), str::to_owned);
-        worker.send(Command::Load { dir: dir.clone() });
+        let loaded = super::model::load_model(worker, name, dataset)?;
         worker.send(Command::Robustness {
             request_id: 1,
-            dataset: dataset.parse()?,
-            load: LoadOptions {
-                features: card.features.clone(),
-                ..LoadOptions::default()
-            },
+            dataset: loaded.dataset,
+            load: loaded.load,
             config: config.clone(),
             compared: false,
         });
