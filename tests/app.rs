@@ -488,3 +488,30 @@ fn the_learn_panel_explains_each_method_and_try_it_sets_it_up() {
     assert_eq!(app.settings.train.fusion, FusionKind::Late);
     assert_eq!(app.settings.tab, Tab::Training);
 }
+
+#[test]
+fn a_diverging_run_is_stopped_and_the_app_keeps_predicting() {
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.state_mut().settings.train.learning_rate = 100.0;
+    h.state_mut().settings.train.clip_norm = 0.0;
+    h.state_mut().settings.train.epochs = 5;
+    h.get_by_label("Train attention").click();
+    wait_for(&mut h, "the run to stop", 120, |a| {
+        !a.training.running && a.training.error.is_some()
+    });
+    let error = h.state().training.error.clone().expect("error");
+    assert!(
+        error.contains("diverged") && error.contains("learning rate"),
+        "{error}"
+    );
+    // The UI kept running and the kept model still answers.
+    h.state_mut().inputs.text = "a big red circle".into();
+    h.state_mut().inputs.changed = true;
+    wait_for(&mut h, "a prediction after the divergence", 60, |a| {
+        a.predict
+            .current
+            .as_ref()
+            .is_some_and(|p| p.probs.iter().all(|x| x.is_finite()) && p.present[1])
+    });
+}

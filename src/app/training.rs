@@ -213,7 +213,7 @@ impl FusionApp {
                 row(ui, "Learning rate", "AdamW step size (peak, after warm-up).", &mut |ui| {
                     ui.add(
                         egui::DragValue::new(&mut cfg.learning_rate)
-                            .range(1e-6..=1.0)
+                            .range(1e-6..=1000.0)
                             .speed(1e-4)
                             .max_decimals(5),
                     )

@@ -11,7 +11,6 @@ pub use robustness::{RobustnessArgs, render_robustness};
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -184,7 +183,9 @@ fn info(args: &InfoArgs) -> anyhow::Result<()> {
             eprintln!("{p}");
         }
     }
-    let dataset = result.with_context(|| format!("loading dataset {}", args.dataset))?;
+    // The error's message already includes its cause; `context` would print it twice.
+    let dataset =
+        result.map_err(|err| anyhow::anyhow!("loading dataset {}: {err}", args.dataset))?;
     let summary = dataset.summary();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -25,19 +25,19 @@ const DEFAULT_DATASET: &str = "synthetic:redundant";
 #[derive(Debug, Args, Clone)]
 pub struct TrainOptions {
     /// Passes over the training split.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Samples per step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Peak learning rate (AdamW; linear warm-up then cosine decay).
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = 3e-3, allow_negative_numbers = true)]
     pub lr: f64,
     /// AdamW weight decay.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, default_value_t = 1e-2, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Clip the gradient norm to this (0 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub clip: f64,
     /// Stop after this many epochs without a better validation loss (0 = never).
     #[arg(long, default_value_t = 5)]
@@ -46,7 +46,7 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Probability of hiding each modality of a training sample (at least one stays).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub modality_dropout: f64,
     /// Text encoder: gru or transformer.
     #[arg(long, default_value = "gru")]
@@ -110,6 +110,15 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// Parses `--text`, naming the option when the bytes are not UTF-8 (clap's own message does not).
+fn utf8_text() -> impl clap::builder::TypedValueParser<Value = String> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().try_map(|text| {
+        text.into_string()
+            .map_err(|_| "the text is not valid UTF-8; give it as UTF-8")
+    })
+}
+
 /// Arguments of `fusionlab predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
@@ -120,7 +129,7 @@ pub struct PredictArgs {
     #[arg(long)]
     pub image: Option<PathBuf>,
     /// A sentence.
-    #[arg(long)]
+    #[arg(long, value_parser = utf8_text())]
     pub text: Option<String>,
     /// A WAV file.
     #[arg(long)]

@@ -104,6 +104,12 @@ pub fn read_wav(path: &Path, max_seconds: f64) -> Result<Waveform, AudioError> {
         path: path.to_owned(),
         source,
     })?;
+    if file.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(AudioError::NotWav {
+            path: path.to_owned(),
+            reason: "the file is empty (0 bytes)".into(),
+        });
+    }
     read_wav_from(std::io::BufReader::new(file), path, max_seconds)
 }
 

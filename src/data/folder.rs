@@ -127,9 +127,25 @@ fn read_table(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(std::io::BufReader::new(handle));
-    let header: Vec<String> = reader
+    let raw_header = reader
         .byte_headers()
-        .map_err(|e| csv_error(e.to_string()))?
+        .map_err(|e| csv_error(e.to_string()))?;
+    if raw_header.iter().all(<[u8]>::is_empty) {
+        return Err(csv_error(
+            "the file is empty; expected a header line such as label,image,audio,text".into(),
+        ));
+    }
+    if raw_header
+        .iter()
+        .any(|h| h.contains(&0) || std::str::from_utf8(h).is_err())
+    {
+        return Err(csv_error(
+            "the header line is binary or not UTF-8, so this is not a CSV text file; \
+             expected a header line such as label,image,audio,text"
+                .into(),
+        ));
+    }
+    let header: Vec<String> = raw_header
         .iter()
         .map(|h| {
             String::from_utf8_lossy(h)
@@ -507,8 +523,23 @@ fn decode_row(
         ));
     };
     let mut check_exists = |column: &str, path: &Option<PathBuf>| -> bool {
-        match path {
-            Some(p) if !p.is_file() => {
+        let Some(p) = path else { return true };
+        match std::fs::metadata(p) {
+            Ok(meta) if meta.is_file() => true,
+            Ok(meta) => {
+                let what = if meta.is_dir() {
+                    "a folder"
+                } else {
+                    "not a regular file"
+                };
+                report(
+                    column,
+                    ProblemKind::BadFile,
+                    format!("{} is {what}, expected a file", p.display()),
+                );
+                false
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 report(
                     column,
                     ProblemKind::MissingFile,
@@ -516,7 +547,14 @@ fn decode_row(
                 );
                 false
             }
-            _ => true,
+            Err(err) => {
+                report(
+                    column,
+                    ProblemKind::BadFile,
+                    format!("cannot read {}: {err}", p.display()),
+                );
+                false
+            }
         }
     };
     let image_ok = check_exists("image", &row.image);

@@ -94,6 +94,12 @@ pub fn decode_image_bytes(
             limit: cfg.max_bytes,
         });
     }
+    if bytes.is_empty() {
+        return Err(ImageError::UnsupportedFormat {
+            path: path.to_owned(),
+            reason: "the file is empty (0 bytes)".into(),
+        });
+    }
     let reader = |bytes| -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
         let reader = ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()

@@ -105,9 +105,9 @@ impl TrainConfig {
         }
         if !(self.learning_rate.is_finite()
             && self.learning_rate > 0.0
-            && self.learning_rate <= 10.0)
+            && self.learning_rate <= 1000.0)
         {
-            return bad("learning rate must be above 0 and at most 10");
+            return bad("learning rate must be above 0 and at most 1000");
         }
         if !(self.weight_decay.is_finite() && (0.0..=1.0).contains(&self.weight_decay)) {
             return bad("weight decay must be between 0 and 1");

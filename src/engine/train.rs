@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use candle_core::{D, Device};
+use candle_core::{D, Device, Tensor};
 use candle_nn::Optimizer as _;
 use candle_nn::{AdamW, ParamsAdamW};
 use rand::SeedableRng as _;
@@ -33,6 +33,34 @@ pub struct Progress {
     pub samples_per_second: f32,
     /// Estimated seconds left for the whole run.
     pub eta_seconds: f32,
+}
+
+/// Put back weights saved by [`Tensor::copy`] (nothing to do without a copy).
+fn restore(vars: &[candle_core::Var], saved: Option<&[Tensor]>) -> candle_core::Result<()> {
+    for (var, old) in vars.iter().zip(saved.unwrap_or_default()) {
+        var.set(old)?;
+    }
+    Ok(())
+}
+
+/// A training loss this many times that of uniform guessing stops the run as diverged.
+const DIVERGED: f32 = 50.0;
+
+/// Whether every parameter is finite: `0 · x` is 0 for a finite x and NaN otherwise, so one sum
+/// per tensor tells.
+fn weights_finite(vars: &[candle_core::Var]) -> candle_core::Result<bool> {
+    for var in vars {
+        let t = var.as_tensor();
+        if !t
+            .affine(0.0, 0.0)?
+            .sum_all()?
+            .to_scalar::<f32>()?
+            .is_finite()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// One finished epoch.
@@ -201,6 +229,7 @@ pub fn train(
     let mut best: Option<(f32, usize, _)> = None;
     let mut bad_epochs = 0usize;
     let mut stop = StopReason::Completed;
+    let mut last_good: Option<Vec<Tensor>> = None;
     let mut order = train_idx.clone();
     'epochs: for epoch in 1..=cfg.epochs {
         let epoch_start = Instant::now();
@@ -227,7 +256,19 @@ pub fn train(
                 what,
             };
             if !loss_value.is_finite() {
+                restore(&vars, last_good.as_deref())?;
                 stop = non_finite(format!("training loss is {loss_value}"));
+                break 'epochs;
+            }
+            // Adam keeps steps finite even at absurd learning rates, so the logits blow up
+            // without ever reaching NaN: a loss far above guessing's ln(K) means divergence.
+            let guessing = (dataset.classes.len().max(2) as f32).ln();
+            if loss_value > DIVERGED * guessing {
+                // The update before this step did the damage: go back to before it.
+                restore(&vars, last_good.as_deref())?;
+                stop = non_finite(format!(
+                    "training loss is {loss_value:.1}, over {DIVERGED:.0}× that of guessing ({guessing:.2}): the run diverged"
+                ));
                 break 'epochs;
             }
             let mut grads = loss.backward()?;
@@ -251,7 +292,22 @@ pub fn train(
                 }
             }
             opt.set_learning_rate(lr_at(cfg, (epoch - 1) * steps + step, total_steps));
+            // Keep the weights from before this update, to go back to if it turns out bad (the
+            // weights overflow now, or the next step's loss is NaN or far off).
+            let backup: Vec<Tensor> = vars
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<candle_core::Result<_>>()?;
             opt.step(&grads)?;
+            if !weights_finite(&vars)? {
+                restore(&vars, Some(&backup))?;
+                stop = non_finite(format!(
+                    "the weights overflowed after the update (learning rate {})",
+                    cfg.learning_rate
+                ));
+                break 'epochs;
+            }
+            last_good = Some(backup);
 
             let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
             correct += predicted

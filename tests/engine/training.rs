@@ -159,3 +159,53 @@ fn bad_settings_name_the_setting() {
     let err = train(&data, &cfg, &Device::Cpu, &Recorder::default()).expect_err("bad lr");
     assert!(err.to_string().contains("learning rate"), "{err}");
 }
+
+#[test]
+fn a_learning_rate_of_100_is_stopped_at_the_step_it_diverges_with_finite_weights() {
+    let data = synthetic("synthetic:redundant?samples=64");
+    let mut cfg = tiny(FusionKind::Attention, 3);
+    cfg.learning_rate = 100.0;
+    cfg.clip_norm = 0.0;
+    let rec = Recorder::default();
+    let out = train(&data, &cfg, &Device::Cpu, &rec).expect("returns");
+    let StopReason::NonFinite { epoch, step, what } = &out.stop else {
+        panic!("expected a divergence stop, got {:?}", out.stop);
+    };
+    assert_eq!(
+        (*epoch, *step),
+        (1, 2),
+        "caught at the first step that shows it ({what})"
+    );
+    assert!(what.contains("diverged"), "{what}");
+    // The kept weights are the last good ones: finite, and they still predict.
+    for (name, value) in out.model.store.snapshot().expect("snapshot") {
+        let v = value.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{name} is not finite");
+    }
+    let batcher = fusionlab::engine::Batcher {
+        config: out.model.model.config(),
+        vocab: &out.model.card.vocab,
+        device: &Device::Cpu,
+    };
+    let samples: Vec<_> = data.samples.iter().take(8).collect();
+    let eval = fusionlab::engine::evaluate(
+        &out.model.model,
+        &batcher,
+        &samples,
+        data.classes.len(),
+        true,
+        &|| false,
+    )
+    .expect("evaluate")
+    .expect("not cancelled");
+    assert!(
+        eval.samples
+            .iter()
+            .all(|s| s.probs.iter().all(|p| p.is_finite()))
+    );
+    assert!(
+        eval.metrics.loss < 10.0,
+        "the kept weights are from before the update that blew up (loss {})",
+        eval.metrics.loss
+    );
+}
