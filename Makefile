@@ -3,6 +3,8 @@
 
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 DATASET ?= synthetic:redundant
+# Seeds of the UI monkey test (10 000 random events each).
+MONKEY_SEEDS ?= 1,2,3
 # Headless: tests that need a display run under a virtual X server when one is available.
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
 
@@ -26,7 +28,7 @@ run: build ## Build and open the app on the built-in dataset (DATASET=… to cho
 # Tests already run in parallel; one compute thread each keeps candle's spinning thread pools from
 # fighting over the cores (several times slower otherwise on a 2-core machine).
 test: deps-test ## Build and run the whole suite, headless
-	RAYON_NUM_THREADS=1 bash .ci/with-virtual-mic.sh $(XVFB) $(CARGO) test --release --locked --no-fail-fast
+	RAYON_NUM_THREADS=1 FUSIONLAB_MONKEY_SEEDS=$(MONKEY_SEEDS) bash .ci/with-virtual-mic.sh $(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
 bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
 	$(CARGO) bench --locked --benches

@@ -515,3 +515,142 @@ fn a_diverging_run_is_stopped_and_the_app_keeps_predicting() {
             .is_some_and(|p| p.probs.iter().all(|x| x.is_finite()) && p.present[1])
     });
 }
+
+/// Seeds for the monkey test: `FUSIONLAB_MONKEY_SEEDS=1,2,3` (CI may pass several); default 1.
+fn monkey_seeds() -> Vec<u64> {
+    std::env::var("FUSIONLAB_MONKEY_SEEDS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .filter(|v: &Vec<u64>| !v.is_empty())
+        .unwrap_or_else(|| vec![1])
+}
+
+#[test]
+fn monkey_ten_thousand_random_events_never_panic_and_the_worker_still_answers() {
+    use rand::{Rng as _, SeedableRng as _};
+    const EVENTS: usize = 10_000;
+    for seed in monkey_seeds() {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let mut h = harness(DATASET);
+        {
+            let app = h.state_mut();
+            // Nothing the monkey does may block (native dialogs) or write outside a temp folder.
+            app.native_dialogs = false;
+            app.models_dir = scratch.path().join("models");
+            app.settings.export_dir = scratch.path().join("exports");
+            app.settings.train.epochs = 1;
+        }
+        ready(&mut h);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let size = egui::vec2(1280.0, 800.0);
+        let keys = [
+            egui::Key::Tab,
+            egui::Key::Enter,
+            egui::Key::Escape,
+            egui::Key::Space,
+            egui::Key::ArrowDown,
+            egui::Key::ArrowUp,
+            egui::Key::ArrowLeft,
+            egui::Key::ArrowRight,
+            egui::Key::Backspace,
+            egui::Key::A,
+        ];
+        let tabs = [
+            "Predict",
+            "Training",
+            "Projections",
+            "Dataset",
+            "Analysis",
+            "Learn",
+        ];
+        let mut pressed = None;
+        for i in 0..EVENTS {
+            // Below the top bar (its menus can start minute-long jobs on 50 000 samples).
+            let pos = egui::pos2(
+                rng.random_range(0.0..size.x),
+                rng.random_range(34.0..size.y),
+            );
+            match rng.random_range(0..100) {
+                0..=39 => {
+                    h.event(egui::Event::PointerMoved(pos));
+                    for pressed in [true, false] {
+                        h.event(egui::Event::PointerButton {
+                            pos,
+                            button: egui::PointerButton::Primary,
+                            pressed,
+                            modifiers: egui::Modifiers::NONE,
+                        });
+                    }
+                }
+                40..=54 => h.event(egui::Event::PointerMoved(pos)),
+                55..=64 => {
+                    // A drag: press here, release on a later event.
+                    let down = pressed.is_none();
+                    h.event(egui::Event::PointerMoved(pos));
+                    h.event(egui::Event::PointerButton {
+                        pos,
+                        button: egui::PointerButton::Primary,
+                        pressed: down,
+                        modifiers: egui::Modifiers::NONE,
+                    });
+                    pressed = down.then_some(pos);
+                }
+                65..=79 => {
+                    let key = keys[rng.random_range(0..keys.len())];
+                    for pressed in [true, false] {
+                        h.event(egui::Event::Key {
+                            key,
+                            physical_key: None,
+                            pressed,
+                            repeat: false,
+                            modifiers: egui::Modifiers::NONE,
+                        });
+                    }
+                }
+                80..=87 => {
+                    let text: String = (0..rng.random_range(1..6))
+                        .map(|_| rng.random_range(b'a'..=b'z') as char)
+                        .collect();
+                    h.event(egui::Event::Text(text));
+                }
+                88..=93 => h.event(egui::Event::MouseWheel {
+                    unit: egui::MouseWheelUnit::Point,
+                    delta: egui::vec2(0.0, rng.random_range(-200.0..200.0)),
+                    modifiers: egui::Modifiers::NONE,
+                    phase: egui::TouchPhase::Move,
+                    source: egui::MouseWheelSource::Wheel,
+                }),
+                _ => {
+                    let tab = tabs[rng.random_range(0..tabs.len())];
+                    if let Some(node) = h.query_by_label(tab) {
+                        node.click();
+                    }
+                }
+            }
+            h.step();
+            if i % 1000 == 999 {
+                // Let background jobs move on between bursts.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // The worker is alive and not deadlocked: stop whatever runs, then it answers a request.
+        h.state_mut().settings.tab = Tab::Predict;
+        h.step();
+        if h.state().training.running || h.state().analysis.robustness_running {
+            h.state_mut().cancel_job();
+        }
+        wait_for(
+            &mut h,
+            "the worker to finish what the monkey started",
+            240,
+            |a| !a.training.running && !a.analysis.robustness_running,
+        );
+        h.state_mut().inputs.text = "a small blue square".into();
+        h.state_mut().inputs.changed = true;
+        h.state_mut().predict.keep = [true; 3];
+        wait_for(&mut h, "a prediction after the monkey", 120, |a| {
+            a.predict.current.as_ref().is_some_and(|p| p.present[1])
+        });
+        println!("monkey seed {seed}: {EVENTS} events, no panic, the worker answered");
+    }
+}

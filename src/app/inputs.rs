@@ -337,10 +337,13 @@ impl FusionApp {
         ui.horizontal(|ui| {
             ui.strong("Image");
             if ui.button("Open image…").clicked()
-                && let Some(path) = self
-                    .file_dialog()
-                    .add_filter("images", &["png", "jpg", "jpeg", "bmp", "gif", "webp"])
-                    .pick_file()
+                && let Some(path) = self.pick(
+                    Pick::File {
+                        name: "images",
+                        extensions: &["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                    },
+                    None,
+                )
             {
                 self.open_path(&path);
             }
@@ -410,7 +413,13 @@ impl FusionApp {
                 }
             }
             if ui.button("Load WAV…").clicked()
-                && let Some(path) = self.file_dialog().add_filter("WAV", &["wav"]).pick_file()
+                && let Some(path) = self.pick(
+                    Pick::File {
+                        name: "WAV",
+                        extensions: &["wav"],
+                    },
+                    None,
+                )
             {
                 self.open_path(&path);
             }
@@ -428,7 +437,12 @@ impl FusionApp {
                 }
                 if ui.button("Save WAV…").clicked() {
                     let default = format!("{}.wav", sanitize(&audio.name));
-                    if let Some(path) = self.file_dialog().set_file_name(&default).save_file() {
+                    if let Some(path) = self.pick(
+                        Pick::Save {
+                            file_name: &default,
+                        },
+                        None,
+                    ) {
                         self.save_recording(&path);
                     }
                 }
@@ -490,14 +504,43 @@ impl FusionApp {
         }
     }
 
-    /// A file dialog starting in the last folder used.
-    pub(crate) fn file_dialog(&self) -> rfd::FileDialog {
-        let dialog = rfd::FileDialog::new();
-        match &self.settings.last_dir {
-            Some(dir) if dir.is_dir() => dialog.set_directory(dir),
-            _ => dialog,
+    /// Ask the user for a path with the system's file dialog (starting in the last folder
+    /// used, or `start`). `None` when cancelled, or when dialogs are off (headless tests).
+    pub fn pick(&self, what: Pick<'_>, start: Option<&std::path::Path>) -> Option<PathBuf> {
+        if !self.native_dialogs {
+            return None;
+        }
+        let mut dialog = rfd::FileDialog::new();
+        match (start, &self.settings.last_dir) {
+            (Some(dir), _) => dialog = dialog.set_directory(dir),
+            (None, Some(dir)) if dir.is_dir() => dialog = dialog.set_directory(dir),
+            _ => {}
+        }
+        match what {
+            Pick::File { name, extensions } => dialog.add_filter(name, extensions).pick_file(),
+            Pick::Folder => dialog.pick_folder(),
+            Pick::Save { file_name } => dialog.set_file_name(file_name).save_file(),
         }
     }
+}
+
+/// What [`FusionApp::pick`] asks for.
+#[derive(Clone, Copy, Debug)]
+pub enum Pick<'a> {
+    /// An existing file; the filter's name and extensions.
+    File {
+        /// Filter name ("images").
+        name: &'a str,
+        /// Extensions without the dot.
+        extensions: &'a [&'a str],
+    },
+    /// An existing folder.
+    Folder,
+    /// A file to write, suggesting `file_name`.
+    Save {
+        /// Suggested name.
+        file_name: &'a str,
+    },
 }
 
 fn sanitize(name: &str) -> String {

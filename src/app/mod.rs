@@ -27,7 +27,7 @@ pub use inputs::{Inputs, MicStatus, source_for_path};
 pub use notifications::{Level, Notifications};
 pub use predict::PredictView;
 pub use projections::{ColourBy, Method, ProjectionView, TsneLayout};
-pub use top_bar::DatasetEditor;
+pub use top_bar::{DatasetEditor, saved_models};
 pub use training::{Curve, Run, TrainingView};
 
 use crate::engine::TrainConfig;
@@ -203,6 +203,10 @@ pub struct FusionApp {
     pub lesson: Option<lesson::Lesson>,
     /// Learn panel.
     pub learn: learn::LearnView,
+    /// Where models are listed and saved (`models/`).
+    pub models_dir: PathBuf,
+    /// Use the system's file dialogs (tests turn them off: they would block a headless run).
+    pub native_dialogs: bool,
     pending_png: Option<exports::PendingPng>,
     worker: Option<WorkerHandle>,
     outbox: Vec<Command>,
@@ -294,6 +298,8 @@ impl FusionApp {
             last_export: None,
             lesson: None,
             learn: learn::LearnView::default(),
+            native_dialogs: true,
+            models_dir: model_dir(),
             pending_png: None,
             worker,
             outbox: Vec::new(),
@@ -358,6 +364,11 @@ impl FusionApp {
             }
             None => String::new(),
         }
+    }
+
+    /// Stop the worker's running job (training, comparison, robustness, loading) within a batch.
+    pub fn cancel_job(&mut self) {
+        self.outbox.push(Command::Cancel);
     }
 
     /// A fresh request id.

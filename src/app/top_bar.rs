@@ -39,12 +39,17 @@ impl DatasetEditor {
     }
 }
 
-/// Folders under `models/` that hold a model.
-pub fn saved_models() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(super::model_dir())
+/// Folders under `dir` (the app's models folder) that hold a model.
+pub fn saved_models(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
+                // Hidden folders are unfinished or replaced saves, never models to offer.
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
                 .filter(|p| p.join(checkpoint::CONFIG).is_file())
                 .collect()
         })
@@ -109,9 +114,13 @@ impl FusionApp {
             if ui
                 .add_enabled(!running, egui::Button::new("Open lesson file…"))
                 .clicked()
-                && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("fusionlab lesson", &["json"])
-                    .pick_file()
+                && let Some(path) = self.pick(
+                    super::inputs::Pick::File {
+                        name: "fusionlab lesson",
+                        extensions: &["json"],
+                    },
+                    None,
+                )
             {
                 self.open_lesson(&path);
                 ui.close();
@@ -198,13 +207,13 @@ impl FusionApp {
             ui.small("A folder with manifest.csv (id,split,label,image,audio,text) or metadata.csv, or class sub-folders; or a CSV file.");
             ui.horizontal(|ui| {
                 if ui.button("Open folder…").clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                    && let Some(dir) = self.pick(super::inputs::Pick::Folder, None)
                 {
                     apply = Some(dir.display().to_string());
                     ui.close();
                 }
                 if ui.button("Open CSV…").clicked()
-                    && let Some(file) = rfd::FileDialog::new().add_filter("CSV", &["csv"]).pick_file()
+                    && let Some(file) = self.pick(super::inputs::Pick::File { name: "CSV", extensions: &["csv"] }, None)
                 {
                     apply = Some(file.display().to_string());
                     ui.close();
@@ -240,7 +249,7 @@ impl FusionApp {
         ui.menu_button(label, |ui| {
             ui.set_max_width(360.0);
             ui.strong("Load");
-            let models = saved_models();
+            let models = saved_models(&self.models_dir);
             if models.is_empty() {
                 ui.weak("no saved models in models/");
             }
@@ -252,7 +261,7 @@ impl FusionApp {
                 }
             }
             if ui.add_enabled(!running, egui::Button::new("Load from folder…")).clicked()
-                && let Some(dir) = rfd::FileDialog::new().set_directory(super::model_dir()).pick_folder()
+                && let Some(dir) = self.pick(super::inputs::Pick::Folder, Some(&self.models_dir))
             {
                 self.load_model(dir);
                 ui.close();
@@ -271,7 +280,7 @@ impl FusionApp {
                 {
                     match check_name(self.settings.save_name.trim()) {
                         Ok(()) => {
-                            let dir = super::model_dir().join(self.settings.save_name.trim());
+                            let dir = self.models_dir.join(self.settings.save_name.trim());
                             self.outbox.push(Command::Save { dir });
                             ui.close();
                         }
@@ -294,7 +303,7 @@ impl FusionApp {
                     self.settings.export_dir = PathBuf::from(text.trim());
                 }
                 if ui.button("Choose…").clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                    && let Some(dir) = self.pick(super::inputs::Pick::Folder, None)
                 {
                     self.settings.export_dir = dir;
                 }

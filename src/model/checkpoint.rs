@@ -207,6 +207,22 @@ fn swap_in(tmp: &Path, dir: &Path, stem: &str, stamp: u128) -> Result<(), Checkp
     if !dir.exists() {
         return std::fs::rename(tmp, dir).map_err(io(dir));
     }
+    // Linux swaps the two folders in one step, so a crash leaves either the old or the new model
+    // in place, never neither; the old one ends up at `tmp` and is removed.
+    #[cfg(target_os = "linux")]
+    if rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        tmp,
+        rustix::fs::CWD,
+        dir,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .is_ok()
+    {
+        std::fs::remove_dir_all(tmp).ok();
+        return Ok(());
+    }
+    // Elsewhere (or on a file system without exchange): move the old folder aside first.
     let old = dir.with_file_name(format!(".{stem}.old-{}-{stamp}", std::process::id()));
     std::fs::rename(dir, &old).map_err(io(dir))?;
     if let Err(err) = std::fs::rename(tmp, dir) {
