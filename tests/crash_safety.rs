@@ -135,7 +135,11 @@ fn saves_survive_sigkill_at_random_moments() {
             if kind == "model" {
                 // Leftovers of an interrupted save are hidden and never offered as models.
                 let offered = fusionlab::app::saved_models(dir.path());
-                assert_eq!(offered, std::slice::from_ref(&target), "{kind}, round {round}");
+                assert_eq!(
+                    offered,
+                    std::slice::from_ref(&target),
+                    "{kind}, round {round}"
+                );
             }
         }
         // Hidden temporary files and folders show how many kills landed in the middle of a write.
