@@ -3,6 +3,7 @@
 
 pub mod knn;
 pub mod pca;
+mod quadtree;
 pub mod tsne;
 
 /// A perceptual colour map (viridis, sampled at 9 stops and linearly interpolated) for heatmaps:
