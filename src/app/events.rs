@@ -94,6 +94,8 @@ impl FusionApp {
                 prediction,
             } => self.predict.on_prediction(request_id, *prediction),
             Event::Saved(dir) => {
+                // The Model menu lists the new folder at once.
+                self.folders = super::top_bar::FolderCache::default();
                 self.notifications
                     .info("Model saved", dir.display().to_string());
                 self.status = format!("saved {}", dir.display());

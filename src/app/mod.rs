@@ -205,6 +205,7 @@ pub struct FusionApp {
     pub learn: learn::LearnView,
     /// Where models are listed and saved (`models/`).
     pub models_dir: PathBuf,
+    folders: top_bar::FolderCache,
     /// Use the system's file dialogs (tests turn them off: they would block a headless run).
     pub native_dialogs: bool,
     pending_png: Option<exports::PendingPng>,
@@ -300,6 +301,7 @@ impl FusionApp {
             learn: learn::LearnView::default(),
             native_dialogs: true,
             models_dir: model_dir(),
+            folders: top_bar::FolderCache::default(),
             pending_png: None,
             worker,
             outbox: Vec::new(),

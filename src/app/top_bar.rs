@@ -39,6 +39,35 @@ impl DatasetEditor {
     }
 }
 
+/// The saved models and shipped lessons the menus offer, read at most every two seconds (the
+/// menus are drawn every frame while open; the folders rarely change).
+#[derive(Debug, Default)]
+pub struct FolderCache {
+    models: Vec<PathBuf>,
+    lessons: Vec<Result<super::lesson::Lesson, String>>,
+    read: Option<std::time::Instant>,
+}
+
+impl FusionApp {
+    fn refresh_folders(&mut self) {
+        if self
+            .folders
+            .read
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(2))
+        {
+            return;
+        }
+        self.folders = FolderCache {
+            models: saved_models(&self.models_dir),
+            lessons: super::lesson::shipped()
+                .iter()
+                .map(|p| super::lesson::Lesson::load(p).map_err(|e| e.to_string()))
+                .collect(),
+            read: Some(std::time::Instant::now()),
+        };
+    }
+}
+
 /// Folders under `dir` (the app's models folder) that hold a model.
 pub fn saved_models(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -93,8 +122,9 @@ impl FusionApp {
         let running = self.training.running;
         ui.menu_button("Lessons", |ui| {
             ui.set_max_width(380.0);
-            for path in super::lesson::shipped() {
-                match super::lesson::Lesson::load(&path) {
+            self.refresh_folders();
+            for entry in self.folders.lessons.clone() {
+                match entry {
                     Ok(lesson) => {
                         if ui
                             .add_enabled(!running, egui::Button::new(&lesson.title))
@@ -106,7 +136,7 @@ impl FusionApp {
                         }
                     }
                     Err(e) => {
-                        ui.weak(e.to_string());
+                        ui.weak(e);
                     }
                 }
             }
@@ -249,7 +279,8 @@ impl FusionApp {
         ui.menu_button(label, |ui| {
             ui.set_max_width(360.0);
             ui.strong("Load");
-            let models = saved_models(&self.models_dir);
+            self.refresh_folders();
+            let models = self.folders.models.clone();
             if models.is_empty() {
                 ui.weak("no saved models in models/");
             }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::protocol::Event;
-use super::run::{State, prepare, split_job, train};
+use super::run::{State, on_split, prepare, train};
 use super::{CancelToken, EventSender};
 use crate::data::{DatasetSpec, LoadOptions, Sample, Split};
 use crate::engine::contribution::contributions as contribution_rows;
@@ -165,33 +165,30 @@ pub(super) fn contributions(
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    events: &EventSender,
-    cancel: &CancelToken,
+    io: (&EventSender, &CancelToken),
 ) -> Result<(), String> {
-    let Some((split, indices)) = prepare(state, spec, load, split, events, cancel)? else {
-        return Ok(());
-    };
-    let (model, data, samples, batcher) = split_job(state, &indices)?;
-    let cancelled = || cancel.is_cancelled();
-    match contribution_rows(
-        &model.model,
-        &batcher,
-        &samples,
-        data.classes.len(),
-        &cancelled,
+    on_split(
+        state,
+        spec,
+        load,
+        split,
+        io,
+        "explaining the dataset",
+        |job| {
+            Ok(contribution_rows(
+                &job.model.model,
+                &job.batcher,
+                &job.samples,
+                job.data.classes.len(),
+                job.cancelled,
+            )?
+            .map(|rows| Event::Contributions {
+                request_id,
+                dataset: job.data.name.clone(),
+                split: job.split,
+                fusion: job.model.card.model.fusion,
+                rows,
+            }))
+        },
     )
-    .map_err(|e| e.to_string())?
-    {
-        Some(rows) => events.send(Event::Contributions {
-            request_id,
-            dataset: data.name.clone(),
-            split,
-            fusion: model.card.model.fusion,
-            rows,
-        }),
-        None => events.send(Event::Cancelled {
-            what: "explaining the dataset".into(),
-        }),
-    }
-    Ok(())
 }

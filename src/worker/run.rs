@@ -132,7 +132,12 @@ pub(super) fn run(
                 load,
                 split,
             } => analysis::contributions(
-                &mut state, request_id, &dataset, &load, split, events, cancel,
+                &mut state,
+                request_id,
+                &dataset,
+                &load,
+                split,
+                (events, cancel),
             )
             .map_err(|e| ("Explaining the dataset", e)),
             Command::Evaluate {
@@ -141,7 +146,12 @@ pub(super) fn run(
                 load,
                 split,
             } => evaluate(
-                &mut state, request_id, &dataset, &load, split, events, cancel,
+                &mut state,
+                request_id,
+                &dataset,
+                &load,
+                split,
+                (events, cancel),
             )
             .map_err(|e| ("Evaluating", e)),
             // The handle routes these to the input thread; answer anyway if one arrives here.
@@ -349,52 +359,77 @@ fn evaluate(
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    events: &EventSender,
-    cancel: &CancelToken,
+    io: (&EventSender, &CancelToken),
+) -> Result<(), String> {
+    on_split(state, spec, load, split, io, "evaluation", |job| {
+        Ok(engine::evaluate(
+            &job.model.model,
+            &job.batcher,
+            &job.samples,
+            job.data.classes.len(),
+            true,
+            job.cancelled,
+        )?
+        .map(|evaluation| Event::Evaluated {
+            request_id,
+            dataset: job.data.name.clone(),
+            split: job.split,
+            evaluation: Box::new(evaluation),
+        }))
+    })
+}
+
+/// A job over one split of a dataset with the current model.
+pub(super) struct SplitJob<'s> {
+    /// The current model.
+    pub(super) model: &'s LoadedModel,
+    /// The dataset.
+    pub(super) data: &'s Dataset,
+    /// Which split.
+    pub(super) split: Split,
+    /// Its samples.
+    pub(super) samples: Vec<&'s Sample>,
+    /// Batches them for the model.
+    pub(super) batcher: Batcher<'s>,
+    /// Checked every batch.
+    pub(super) cancelled: &'s dyn Fn() -> bool,
+}
+
+/// Load `spec` for the current model, pick `split`, run `job` on it and send the event it makes;
+/// a cancelled job (`Ok(None)`) sends `Cancelled { what }` instead.
+pub(super) fn on_split(
+    state: &mut State,
+    spec: &DatasetSpec,
+    load: &LoadOptions,
+    split: Option<Split>,
+    (events, cancel): (&EventSender, &CancelToken),
+    what: &str,
+    job: impl FnOnce(&SplitJob<'_>) -> Result<Option<Event>, engine::EngineError>,
 ) -> Result<(), String> {
     let Some((split, indices)) = prepare(state, spec, load, split, events, cancel)? else {
         return Ok(());
     };
-    let (model, data, samples, batcher) = split_job(state, &indices)?;
-    let cancelled = || cancel.is_cancelled();
-    match engine::evaluate(
-        &model.model,
-        &batcher,
-        &samples,
-        data.classes.len(),
-        true,
-        &cancelled,
-    )
-    .map_err(|e| e.to_string())?
-    {
-        Some(evaluation) => events.send(Event::Evaluated {
-            request_id,
-            dataset: data.name.clone(),
-            split,
-            evaluation: Box::new(evaluation),
-        }),
-        None => events.send(Event::Cancelled {
-            what: "evaluation".into(),
-        }),
-    }
-    Ok(())
-}
-
-/// The current model, the cached dataset, its samples at `indices` and a batcher for them.
-pub(super) fn split_job<'s>(
-    state: &'s State,
-    indices: &[usize],
-) -> Result<(&'s LoadedModel, &'s Dataset, Vec<&'s Sample>, Batcher<'s>), String> {
     let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
         return Err("internal: model or dataset vanished".into());
     };
-    let samples = indices.iter().map(|&i| &data.samples[i]).collect();
-    let batcher = Batcher {
-        config: model.model.config(),
-        vocab: &model.card.vocab,
-        device: &state.device,
+    let cancelled = || cancel.is_cancelled();
+    let input = SplitJob {
+        model,
+        data,
+        split,
+        samples: indices.iter().map(|&i| &data.samples[i]).collect(),
+        batcher: Batcher {
+            config: model.model.config(),
+            vocab: &model.card.vocab,
+            device: &state.device,
+        },
+        cancelled: &cancelled,
     };
-    Ok((model, data, samples, batcher))
+    match job(&input).map_err(|e| e.to_string())? {
+        Some(event) => events.send(event),
+        None => events.send(Event::Cancelled { what: what.into() }),
+    }
+    Ok(())
 }
 
 /// Load `spec` the way the current model expects, check they fit, and pick the split's sample

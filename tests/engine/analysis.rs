@@ -367,3 +367,29 @@ fn the_worker_compares_methods_then_measures_all_of_them_and_explains_the_best()
     assert_eq!(Some(*fusion), *best);
     assert_eq!(rows[0].class, None);
 }
+
+#[test]
+fn stopping_a_comparison_ends_it_with_the_methods_done_so_far() {
+    let w = WorkerHandle::spawn(Arc::new(|| {})).expect("spawn");
+    w.send(Command::Compare {
+        dataset: "synthetic:redundant?samples=160".parse().unwrap(),
+        load: LoadOptions::default(),
+        config: tiny(FusionKind::Attention, 50),
+        fusions: vec![FusionKind::Early, FusionKind::Late, FusionKind::Gated],
+    });
+    until(&w, |e| matches!(e, Event::Epoch(_)));
+    w.send(Command::Cancel);
+    let seen = until(&w, |e| matches!(e, Event::Compared { .. }));
+    let Some(Event::Compared { trained, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(
+        trained.is_empty(),
+        "the first method was stopped: {trained:?}"
+    );
+    let steps = seen
+        .iter()
+        .filter(|e| matches!(e, Event::CompareStep { .. }))
+        .count();
+    assert_eq!(steps, 0, "no further method started after Stop");
+}
