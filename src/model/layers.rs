@@ -23,7 +23,8 @@ pub fn patchify_chw(x: &Tensor, k: usize) -> Result<Tensor> {
         .reshape((b, h / k, w / k, c * k * k))
 }
 
-/// A 3 × 3, stride-1, zero-padded convolution on a channel-last map, as im2col + matmul.
+/// A 3 × 3, stride-1, zero-padded convolution on a channel-last map, as im2col + matmul
+/// ([`super::kernels`]).
 /// Weight layout: `out × (9·in)`, ordered kernel row, kernel column, input channel.
 #[derive(Clone, Debug)]
 pub struct Conv3x3 {
@@ -40,16 +41,9 @@ impl Conv3x3 {
 
     /// `B × H × W × C` → `B × H × W × out`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, h, w, c) = x.dims4()?;
-        let padded = x.pad_with_zeros(1, 1, 1)?.pad_with_zeros(2, 1, 1)?;
-        let mut taps = Vec::with_capacity(9);
-        for dy in 0..3 {
-            for dx in 0..3 {
-                taps.push(padded.narrow(1, dy, h)?.narrow(2, dx, w)?);
-            }
-        }
-        let cols = Tensor::stack(&taps, 3)?.reshape((b, h * w, 9 * c))?;
-        let out = self.proj.forward(&cols)?;
+        let (b, h, w, _) = x.dims4()?;
+        let cols = super::kernels::im2col3x3(x)?;
+        let out = super::kernels::dense(&self.proj, &cols)?;
         out.reshape((b, h, w, ()))
     }
 }
@@ -81,7 +75,7 @@ impl AttentionPool {
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<(Tensor, Tensor)> {
         let scores = self
             .score
-            .forward(&self.key.forward(tokens)?.tanh()?)?
+            .forward(&super::kernels::dense(&self.key, tokens)?.tanh()?)?
             .squeeze(D::Minus1)?;
         let weights = masked_softmax(&scores, mask)?;
         let pooled = tokens

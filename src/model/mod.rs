@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod device;
 mod encoders;
 mod fusion;
+pub mod kernels;
 pub mod layers;
 mod params;
 

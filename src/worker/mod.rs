@@ -88,7 +88,15 @@ impl WorkerHandle {
             .name("fusion_input".to_owned())
             .spawn({
                 let events = events.clone();
-                move || input::run(&job_rx, &events)
+                // One sample's tensors are too small to share between threads: a pool of one
+                // avoids waking (and spinning) the shared pool's threads, ~3x faster on 2 cores.
+                move || {
+                    let work = move || input::run(&job_rx, &events);
+                    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                        Ok(pool) => pool.install(work),
+                        Err(_) => work(),
+                    }
+                }
             })?;
         let thread = std::thread::Builder::new()
             .name("fusion_worker".to_owned())
