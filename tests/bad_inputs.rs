@@ -238,6 +238,21 @@ fn bad_input_files_for_predict_are_refused_with_the_file_and_reason() {
     .expect("create")
     .finalize()
     .expect("finalize");
+    // Float WAVs with a NaN or an absurd sample (found by fuzzing: they crashed the resampler).
+    for (name, bad) in [("nan.wav", f32::NAN), ("huge.wav", 3.0e38)] {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 22_050,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(f(name), spec).expect("create");
+        for i in 0..2000 {
+            w.write_sample(if i == 700 { bad } else { 0.1 })
+                .expect("sample");
+        }
+        w.finalize().expect("finalize");
+    }
     // 601 s at 8 kHz: just above AudioConfig::max_seconds (600 s).
     write_wav(&f("long.wav"), 8_000, 601.0);
     let long_name = f(&format!("{}.png", "x".repeat(300)));
@@ -356,6 +371,18 @@ fn bad_input_files_for_predict_are_refused_with_the_file_and_reason() {
             &["predict", "--model", m, "--audio", s(&f("silent.wav"))],
             1,
             &["silent.wav", "contains no samples"],
+        ),
+        case(
+            "audio: float WAV with a NaN sample",
+            &["predict", "--model", m, "--audio", s(&f("nan.wav"))],
+            1,
+            &["nan.wav", "is damaged: sample 700 is NaN", "re-export"],
+        ),
+        case(
+            "audio: float WAV with a sample of 3e38",
+            &["predict", "--model", m, "--audio", s(&f("huge.wav"))],
+            1,
+            &["huge.wav", "sample 700 is 3", "between -1 and 1"],
         ),
         case(
             "audio: 601 s, above the 600 s limit",

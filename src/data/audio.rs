@@ -98,6 +98,9 @@ impl Waveform {
     }
 }
 
+/// Largest magnitude accepted in a float WAV (nominal full scale is 1; louder is a damaged file).
+const MAX_FLOAT_SAMPLE: f32 = 1000.0;
+
 /// Read a WAV file into mono f32, refusing files longer than `max_seconds`.
 pub fn read_wav(path: &Path, max_seconds: f64) -> Result<Waveform, AudioError> {
     let file = std::fs::File::open(path).map_err(|source| AudioError::Io {
@@ -145,7 +148,22 @@ pub fn read_wav_from(
         });
     }
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(wav.samples::<f32>(), path)?,
+        (hound::SampleFormat::Float, 32) => {
+            let samples = collect(wav.samples::<f32>(), path)?;
+            // NaN, infinities or absurd magnitudes would poison the resampler's FFT.
+            if let Some((index, &value)) = samples
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !v.is_finite() || v.abs() > MAX_FLOAT_SAMPLE)
+            {
+                return Err(AudioError::BadSample {
+                    path: path.to_owned(),
+                    index,
+                    value,
+                });
+            }
+            samples
+        }
         (hound::SampleFormat::Int, bits @ 1..=32) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
             collect(wav.samples::<i32>(), path)?

@@ -125,6 +125,19 @@ pub enum AudioError {
         /// The limit.
         limit: f64,
     },
+    /// A 32-bit float sample that is NaN, infinite or far outside the -1..1 range.
+    #[error(
+        "WAV file {path} is damaged: sample {index} is {value}, but float samples lie between -1 \
+         and 1; re-export or re-record it"
+    )]
+    BadSample {
+        /// The file.
+        path: PathBuf,
+        /// Position of the sample (interleaved, from 0).
+        index: usize,
+        /// Its value.
+        value: f32,
+    },
     /// The resampler refused the input.
     #[error("cannot resample audio {path} from {from} Hz: {reason}")]
     Resample {
