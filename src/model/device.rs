@@ -53,7 +53,7 @@ pub fn open(choice: DeviceChoice) -> Result<Device, String> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
         DeviceChoice::Cuda if !cfg!(feature = "cuda") => Err(
-            "this fusionlab was built without CUDA; rebuild with `cargo build --release --features cuda` or use --device cpu".to_owned(),
+            "this fusionlab was built without CUDA; build one with `make build-cuda` (or `cargo build --release --features cuda`; see README, Building for NVIDIA GPUs) or use --device cpu".to_owned(),
         ),
         DeviceChoice::Metal if !cfg!(feature = "metal") => Err(
             "this fusionlab was built without Metal; rebuild with `cargo build --release --features metal` or use --device cpu".to_owned(),

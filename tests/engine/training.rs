@@ -209,3 +209,40 @@ fn a_learning_rate_of_100_is_stopped_at_the_step_it_diverges_with_finite_weights
         eval.metrics.loss
     );
 }
+
+/// `cargo test --release --features cuda -- gpu` on a machine with an NVIDIA GPU: every fusion
+/// method trains on the GPU and reaches the CPU's test accuracy within training noise. Without
+/// a CUDA build or device it prints why and passes, so the normal suite runs anywhere.
+#[test]
+fn gpu_training_matches_the_cpu_for_every_fusion_method() {
+    use fusionlab::model::device::{DeviceChoice, label, open};
+    let gpu = match open(DeviceChoice::Cuda) {
+        Ok(device) => device,
+        Err(reason) => {
+            println!("skipped: no CUDA device ({reason})");
+            return;
+        }
+    };
+    let data = synthetic("synthetic:redundant?samples=300");
+    for fusion in FusionKind::ALL {
+        let mut cfg = tiny(fusion, 8);
+        if fusion == FusionKind::CrossModal {
+            cfg.embed_dim = 32;
+            cfg.learning_rate = 3e-3;
+        }
+        let cpu = train(&data, &cfg, &Device::Cpu, &Recorder::default()).expect("cpu");
+        cfg.device = DeviceChoice::Cuda;
+        let cuda = train(&data, &cfg, &gpu, &Recorder::default()).expect("gpu");
+        assert_eq!(
+            cuda.stop,
+            StopReason::Completed,
+            "{fusion} on {}",
+            label(&gpu)
+        );
+        let accuracy =
+            |o: &fusionlab::engine::TrainOutcome| o.test.as_ref().expect("test").metrics.accuracy;
+        let (a, b) = (accuracy(&cpu), accuracy(&cuda));
+        println!("{fusion}: test accuracy cpu {a:.3}, {} {b:.3}", label(&gpu));
+        assert!((a - b).abs() <= 0.1, "{fusion}: cpu {a:.3} vs gpu {b:.3}");
+    }
+}
