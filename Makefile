@@ -8,7 +8,7 @@ MONKEY_SEEDS ?= 1,2,3
 # Headless: tests that need a display run under a virtual X server when one is available.
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
 
-.PHONY: help run test bench build deps-run deps-test
+.PHONY: help run test bench build build-cuda fuzz deps-run deps-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,3 +33,9 @@ test: deps-test ## Build and run the whole suite, headless
 bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
 	$(CARGO) bench --locked --benches
 	bash benches/reference/run.sh
+
+build-cuda: deps-run ## Build with the CUDA backend into target/cuda/release (installs nvcc; no GPU needed)
+	bash .ci/build-cuda.sh
+
+fuzz: deps-run ## Fuzz every file reader, FUZZ_SECONDS each (default 600); installs nightly and cargo-fuzz
+	bash tests/fuzz/run.sh
