@@ -253,6 +253,21 @@ fn bad_input_files_for_predict_are_refused_with_the_file_and_reason() {
         }
         w.finalize().expect("finalize");
     }
+    // A header claiming 134 MHz (found by fuzzing: resampling it needed over 2 GB).
+    let mut w = hound::WavWriter::create(
+        f("fast.wav"),
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 134_239_778,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .expect("create");
+    for i in 0..100 {
+        w.write_sample(i as i16).expect("sample");
+    }
+    w.finalize().expect("finalize");
     // 601 s at 8 kHz: just above AudioConfig::max_seconds (600 s).
     write_wav(&f("long.wav"), 8_000, 601.0);
     let long_name = f(&format!("{}.png", "x".repeat(300)));
@@ -383,6 +398,12 @@ fn bad_input_files_for_predict_are_refused_with_the_file_and_reason() {
             &["predict", "--model", m, "--audio", s(&f("huge.wav"))],
             1,
             &["huge.wav", "sample 700 is 3", "between -1 and 1"],
+        ),
+        case(
+            "audio: a 134 MHz sample rate",
+            &["predict", "--model", m, "--audio", s(&f("fast.wav"))],
+            1,
+            &["fast.wav", "134239778 Hz", "expected 1000 to 384000 Hz"],
         ),
         case(
             "audio: 601 s, above the 600 s limit",

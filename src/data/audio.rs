@@ -98,6 +98,13 @@ impl Waveform {
     }
 }
 
+/// Sample rates accepted in a WAV header. Outside them rubato's FFT plans grow without bound
+/// (a 134 MHz header asked for over 2 GB; found by fuzzing).
+const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+
+/// Resamplers kept per thread; a folder of many odd rates must not pile up FFT plans.
+const MAX_CACHED_RESAMPLERS: usize = 8;
+
 /// Largest magnitude accepted in a float WAV (nominal full scale is 1; louder is a damaged file).
 const MAX_FLOAT_SAMPLE: f32 = 1000.0;
 
@@ -128,10 +135,13 @@ pub fn read_wav_from(
         path: path.to_owned(),
         what,
     };
-    if spec.channels == 0 || spec.sample_rate == 0 {
+    if spec.channels == 0 || !SAMPLE_RATES.contains(&spec.sample_rate) {
         return Err(unsupported(format!(
-            "{} channels at {} Hz",
-            spec.channels, spec.sample_rate
+            "{} channels at {} Hz; expected {} to {} Hz",
+            spec.channels,
+            spec.sample_rate,
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
         )));
     }
     let seconds = f64::from(wav.duration()) / f64::from(spec.sample_rate);
@@ -272,6 +282,9 @@ pub fn resample(wave: &Waveform, target: u32, path: &Path) -> Result<Vec<f32>, A
     RESAMPLERS.with(|cell| {
         let mut cache = cell.borrow_mut();
         let key = (wave.sample_rate, target);
+        if cache.len() >= MAX_CACHED_RESAMPLERS && !cache.contains_key(&key) {
+            cache.clear();
+        }
         let resampler = match cache.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(
