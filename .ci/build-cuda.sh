@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make build-cuda`: build fusionlab with candle's CUDA backend into target/cuda/release/fusionlab.
+# `make build-cuda`: build fusionlab with candle's CUDA backend into target/cuda/release/fusionlab;
+# `bash .ci/build-cuda.sh tests` also builds the test binaries (run `engine-* gpu` on a GPU machine).
 #
 # candle compiles its CUDA kernels with nvcc at build time; no GPU is needed to build. Uses the
 # system's nvcc when there is one, else NVIDIA's CUDA 13.0 compiler wheels from PyPI, installed
@@ -58,3 +59,8 @@ export PATH="$cuda_root/bin:$PATH" CUDA_ROOT="$cuda_root" CUDA_PATH="$cuda_root"
 echo "build-cuda: $("$nvcc" --version | tail -n 2 | head -n 1), compute capability $CUDA_COMPUTE_CAP"
 cargo build --release --locked --features cuda --bin fusionlab --target-dir target/cuda
 echo "build-cuda: built target/cuda/release/fusionlab (run it with --device cuda)"
+if [ "${1:-}" = tests ]; then
+    # The test binaries too, to copy to a GPU machine that has no Rust toolchain.
+    cargo test --release --locked --features cuda --target-dir target/cuda --no-run
+    echo "build-cuda: GPU tests: target/cuda/release/deps/engine-* gpu (from the repository root)"
+fi
