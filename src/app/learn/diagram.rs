@@ -35,6 +35,11 @@ impl Pen<'_> {
             .text(pos, anchor, text, Self::font(size), colour);
     }
 
+    /// A small caption in the text colour.
+    fn caption(&self, pos: Pos2, anchor: Align2, text: &str) {
+        self.label(pos, anchor, text, 11.0, self.text);
+    }
+
     /// A rounded box with a centred label; tinted with `colour` when given.
     fn boxed(&self, rect: Rect, text: &str, colour: Option<Color32>) {
         let (fill, stroke) = match colour {
@@ -57,13 +62,7 @@ impl Pen<'_> {
             13.0,
             self.text,
         );
-        self.label(
-            rect.center() + vec2(0.0, 8.0),
-            Align2::CENTER_CENTER,
-            sub,
-            11.0,
-            self.text,
-        );
+        self.caption(rect.center() + vec2(0.0, 8.0), Align2::CENTER_CENTER, sub);
     }
 
     fn line(&self, a: Pos2, b: Pos2, colour: Option<Color32>) {
@@ -324,12 +323,10 @@ fn early(pen: &Pen<'_>, l: &Layout) {
     let whole = Rect::from_min_max(pos2(x - 9.0, bounds[0]), pos2(x + 9.0, bounds[4]));
     pen.painter
         .rect_stroke(whole, 0.0, pen.line, egui::StrokeKind::Middle);
-    pen.label(
+    pen.caption(
         pos2(x - 13.0, flags.center().y),
         Align2::RIGHT_CENTER,
         "flags",
-        11.0,
-        pen.text,
     );
     pen.label(
         pos2(x + 14.0, l.mid() - 6.0),
@@ -358,12 +355,10 @@ fn late(pen: &Pen<'_>, l: &Layout) {
         let bars_x = l.x(0.36);
         pen.arrow(pos2(clf.right(), y), pos2(bars_x - 6.0, y), None);
         pen.bars(pos2(bars_x, y + 10.0), &shapes[m], MODALITY[m]);
-        pen.label(
+        pen.caption(
             pos2(bars_x + 14.0, y + 12.0),
             Align2::CENTER_TOP,
             &format!("p_{}", SUFFIX[m]),
-            11.0,
-            pen.text,
         );
         let from = pos2(bars_x + 32.0, y);
         let to = pos2(sum.left(), l.mid() + (m as f32 - 1.0) * 12.0);
@@ -408,12 +403,10 @@ fn gated(pen: &Pen<'_>, l: &Layout) {
             Stroke::new(1.0, MODALITY[m]),
             egui::StrokeKind::Inside,
         );
-        pen.label(
+        pen.caption(
             gate.center(),
             Align2::CENTER_CENTER,
             &format!("g_{}", SUFFIX[m]),
-            11.0,
-            pen.text,
         );
         pen.arrow(
             pos2(gate.right() - 2.0, gate.bottom()),
@@ -424,12 +417,10 @@ fn gated(pen: &Pen<'_>, l: &Layout) {
         let dir = (sum - times).normalized();
         pen.arrow(times + dir * 9.0, sum - dir * 14.0, Some(MODALITY[m]));
     }
-    pen.label(
+    pen.caption(
         pos2(l.x(0.44) - 26.0, l.rows[2] + 13.0),
         Align2::CENTER_TOP,
         "gates g: softmax over modalities, from all three z",
-        11.0,
-        pen.text,
     );
     pen.node(sum, 14.0, Node::Sigma);
     let lin = head_box(pen, l, 0.76, 0.92, "linear", "");
@@ -464,19 +455,15 @@ fn attention(pen: &Pen<'_>, l: &Layout) {
         );
     }
     pen.node(sum, 15.0, Node::Sigma);
-    pen.label(
+    pen.caption(
         sum + vec2(0.0, 19.0),
         Align2::CENTER_TOP,
         "weighted average",
-        11.0,
-        pen.text,
     );
-    pen.label(
+    pen.caption(
         pos2(l.x(0.11), l.rows[2] + 13.0),
         Align2::CENTER_TOP,
         "α: softmax over present modalities",
-        11.0,
-        pen.text,
     );
     let mlp = head_box(pen, l, 0.62, 0.86, "MLP", "hidden + ReLU");
     pen.arrow(sum + vec2(15.0, 0.0), pos2(mlp.left(), l.mid()), None);
@@ -491,33 +478,23 @@ fn tensor(pen: &Pen<'_>, l: &Layout) {
         pen.boxed(proj, "d = 8", Some(colour));
         let bend = pos2(l.x(0.27), y);
         pen.line(pos2(proj.right(), y), bend, Some(colour));
-        pen.label(
+        pen.caption(
             pos2((proj.right() + bend.x) / 2.0, y - 3.0),
             Align2::CENTER_BOTTOM,
             "[t; 1]",
-            11.0,
-            pen.text,
         );
         let dir = (outer - bend).normalized();
         pen.arrow(bend, outer - dir * 15.0, Some(colour));
     }
     pen.node(outer, 15.0, Node::Cross);
-    pen.label(
-        outer + vec2(0.0, 19.0),
-        Align2::CENTER_TOP,
-        "outer product",
-        11.0,
-        pen.text,
-    );
+    pen.caption(outer + vec2(0.0, 19.0), Align2::CENTER_TOP, "outer product");
     let cube = pos2(l.x(0.56), l.mid());
     pen.arrow(outer + vec2(15.0, 0.0), cube - vec2(24.0, 0.0), None);
     pen.cube(cube, 30.0);
-    pen.label(
+    pen.caption(
         cube + vec2(0.0, 27.0),
         Align2::CENTER_TOP,
         "9 × 9 × 9 = 729",
-        11.0,
-        pen.text,
     );
     let mlp = head_box(pen, l, 0.7, 0.9, "MLP", "hidden + ReLU");
     pen.arrow(cube + vec2(22.0, 0.0), pos2(mlp.left(), l.mid()), None);
@@ -533,13 +510,7 @@ fn low_rank(pen: &Pen<'_>, l: &Layout) {
         let maps = l.span(0.05, 0.22, 100.0, y, 24.0);
         pen.arrow(pos2(l.z_start, y), pos2(maps.left(), y), None);
         pen.boxed(maps, "r maps", Some(colour));
-        pen.label(
-            pos2(l.z_start + 5.0, y + 3.0),
-            Align2::LEFT_TOP,
-            "[z; 1]",
-            11.0,
-            pen.text,
-        );
+        pen.caption(pos2(l.z_start + 5.0, y + 3.0), Align2::LEFT_TOP, "[z; 1]");
         let thin = Stroke::new(1.0, colour);
         for p in &products {
             let dir = (*p - pos2(maps.right(), y)).normalized();
@@ -553,21 +524,13 @@ fn low_rank(pen: &Pen<'_>, l: &Layout) {
         let dir = (sum - *p).normalized();
         pen.arrow(*p + dir * 8.0, sum - dir * 13.0, None);
     }
-    pen.label(
+    pen.caption(
         products[0] + vec2(0.0, -10.0),
         Align2::CENTER_BOTTOM,
         "r = 4 products",
-        11.0,
-        pen.text,
     );
     pen.node(sum, 13.0, Node::Plus);
-    pen.label(
-        sum + vec2(0.0, 16.0),
-        Align2::CENTER_TOP,
-        "+ b",
-        11.0,
-        pen.text,
-    );
+    pen.caption(sum + vec2(0.0, 16.0), Align2::CENTER_TOP, "+ b");
     let head = head_box(pen, l, 0.72, 0.92, "ReLU", "then linear");
     pen.arrow(sum + vec2(13.0, 0.0), pos2(head.left(), l.mid()), None);
 }
@@ -591,13 +554,7 @@ fn cross_modal(pen: &Pen<'_>, l: &Layout) {
             let token = Rect::from_min_size(pos2(x, y - 5.0), vec2(10.0, 10.0));
             pen.painter.rect_filled(token, 1.0, MODALITY[m]);
         }
-        pen.label(
-            pos2(first, y - 8.0),
-            Align2::LEFT_BOTTOM,
-            names[m],
-            11.0,
-            pen.text,
-        );
+        pen.caption(pos2(first, y - 8.0), Align2::LEFT_BOTTOM, names[m]);
         pen.arrow(
             pos2(last + 2.0, y),
             pos2(block.left(), y),
@@ -608,13 +565,7 @@ fn cross_modal(pen: &Pen<'_>, l: &Layout) {
     // The [CLS] token, just under the image row.
     let cls = Rect::from_min_size(pos2(first, cls_y - 5.0), vec2(10.0, 10.0));
     pen.painter.rect_filled(cls, 1.0, pen.text);
-    pen.label(
-        pos2(cls.right() + 4.0, cls_y),
-        Align2::LEFT_CENTER,
-        "[CLS]",
-        11.0,
-        pen.text,
-    );
+    pen.caption(pos2(cls.right() + 4.0, cls_y), Align2::LEFT_CENTER, "[CLS]");
     pen.arrow(pos2(last + 2.0, cls_y), pos2(block.left(), cls_y), None);
 
     // The block, with faint all-to-all attention lines between its input and output tokens.
@@ -639,25 +590,17 @@ fn cross_modal(pen: &Pen<'_>, l: &Layout) {
         13.0,
         pen.text,
     );
-    pen.label(
+    pen.caption(
         pos2(block.center().x, block.bottom() - 3.0),
         Align2::CENTER_BOTTOM,
         "all attend to all",
-        11.0,
-        pen.text,
     );
 
     let out = pos2(l.x(0.65), cls_y);
     pen.arrow(pos2(block.right(), cls_y), out - vec2(6.0, 0.0), None);
     let out_token = Rect::from_center_size(out, vec2(10.0, 10.0));
     pen.painter.rect_filled(out_token, 1.0, pen.text);
-    pen.label(
-        out + vec2(0.0, -8.0),
-        Align2::CENTER_BOTTOM,
-        "[CLS]",
-        11.0,
-        pen.text,
-    );
+    pen.caption(out + vec2(0.0, -8.0), Align2::CENTER_BOTTOM, "[CLS]");
     let lin = head_box(pen, l, 0.74, 0.92, "linear", "");
     pen.arrow(out + vec2(6.0, 5.0), pos2(lin.left(), l.mid() - 6.0), None);
 }
