@@ -1,6 +1,7 @@
 //! Numbers for pictures, free of egui and candle: 2-D projections of embeddings (PCA, t-SNE) and
 //! colour maps. The worker computes projections; the app only draws them.
 
+mod affinity;
 pub mod knn;
 pub mod pca;
 mod quadtree;
