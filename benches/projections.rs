@@ -39,7 +39,6 @@ fn exploration(n: usize) -> Exploration {
         .collect();
     let space = SpaceProjection { pca: None, points };
     Exploration {
-        request_id: 0,
         dataset: "bench".into(),
         classes: vec!["a".into(), "b".into(), "c".into(), "d".into()],
         thumb_size: 32,

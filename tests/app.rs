@@ -1,59 +1,15 @@
 //! The app window driven headless with egui_kittest (no GPU, no display), with the real worker:
 //! every panel, as a user would use it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use egui_kittest::{Harness, kittest::Queryable as _};
-use fusionlab::app::{FusionApp, StartOptions, Tab};
+use egui_kittest::kittest::Queryable as _;
+use fusionlab::app::Tab;
 use fusionlab::worker::Source;
 
-const DATASET: &str = "synthetic:redundant?samples=120";
-
-fn harness(dataset: &str) -> Harness<'static, FusionApp> {
-    let options = StartOptions {
-        dataset: Some(dataset.to_owned()),
-        fresh: true,
-        ..StartOptions::default()
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_eframe(move |cc| FusionApp::new(cc, options));
-    // Small and quick settings for any training the test starts.
-    let cfg = &mut h.state_mut().settings.train;
-    cfg.epochs = 2;
-    cfg.patience = 0;
-    cfg.embed_dim = 16;
-    h
-}
-
-/// Step the app until `done` holds (the worker answers in the background).
-fn wait_for(
-    h: &mut Harness<'static, FusionApp>,
-    what: &str,
-    seconds: u64,
-    done: impl Fn(&FusionApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        h.step();
-        if done(h.state()) {
-            h.step();
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(15));
-    }
-}
-
-fn ready(h: &mut Harness<'static, FusionApp>) {
-    wait_for(h, "the demo model and the dataset", 120, |a| {
-        a.model.card.is_some()
-            && a.browser
-                .exploration
-                .as_ref()
-                .is_some_and(|e| e.samples.iter().all(|s| s.outcome.is_some()))
-    });
-}
+#[path = "support/harness.rs"]
+mod harness;
+use harness::{DATASET, harness, ready, wait_for};
 
 #[test]
 fn opens_on_the_built_in_data_with_the_demo_model_and_predicts_an_example() {
@@ -127,9 +83,9 @@ fn training_from_the_ui_draws_curves_and_stop_works() {
     ready(&mut h);
     h.state_mut().settings.tab = Tab::Training;
     h.get_by_label("Train attention").click();
-    wait_for(&mut h, "training to start", 60, |a| a.training.running);
+    wait_for(&mut h, "training to start", 60, |a| a.jobs.is_training());
     h.get_by_label("Stop");
-    wait_for(&mut h, "training to finish", 180, |a| !a.training.running);
+    wait_for(&mut h, "training to finish", 180, |a| !a.jobs.is_training());
     let run = h.state().training.runs.last().cloned().expect("a run");
     assert_eq!(run.history.len(), 2, "two epochs of curves");
     assert!(run.summary.is_some());
@@ -164,7 +120,7 @@ fn training_from_the_ui_draws_curves_and_stop_works() {
     h.get_by_label("Train attention").click();
     wait_for(&mut h, "progress", 60, |a| a.training.progress.is_some());
     h.get_by_label("Stop").click();
-    wait_for(&mut h, "the stop", 60, |a| !a.training.running);
+    wait_for(&mut h, "the stop", 60, |a| !a.jobs.is_training());
     let stopped = h.state().training.runs.last().cloned().expect("run");
     let summary = stopped.summary.expect("summary");
     assert_eq!(summary.stop, fusionlab::engine::StopReason::Cancelled);
@@ -498,7 +454,7 @@ fn a_diverging_run_is_stopped_and_the_app_keeps_predicting() {
     h.state_mut().settings.train.epochs = 5;
     h.get_by_label("Train attention").click();
     wait_for(&mut h, "the run to stop", 120, |a| {
-        !a.training.running && a.training.error.is_some()
+        !a.jobs.is_training() && a.training.error.is_some()
     });
     let error = h.state().training.error.clone().expect("error");
     assert!(
@@ -636,15 +592,15 @@ fn monkey_ten_thousand_random_events_never_panic_and_the_worker_still_answers() 
         // The worker is alive and not deadlocked: stop whatever runs, then it answers a request.
         h.state_mut().settings.tab = Tab::Predict;
         h.step();
-        if h.state().training.running || h.state().analysis.robustness_running {
-            h.state_mut().cancel_job();
-        }
+        h.state_mut().cancel_job();
         wait_for(
             &mut h,
             "the worker to finish what the monkey started",
             240,
-            |a| !a.training.running && !a.analysis.robustness_running,
+            |a| a.jobs.is_idle(),
         );
+        let stats = h.state().jobs.stats();
+        assert_eq!((stats.started, stats.stray), (stats.ended, 0), "{stats:?}");
         h.state_mut().inputs.text = "a small blue square".into();
         h.state_mut().inputs.changed = true;
         h.state_mut().predict.keep = [true; 3];

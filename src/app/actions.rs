@@ -1,16 +1,16 @@
 //! What the user asks for, turned into worker commands: load a model or a dataset, explore,
 //! train, decode inputs and samples, predict when the inputs change.
 
-use super::{DatasetEditor, FusionApp, Purpose, Run};
+use super::{DatasetEditor, FusionApp, Purpose};
 use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split};
-use crate::worker::{Command, Source};
+use crate::worker::{Job, JobId, Source};
 use std::path::PathBuf;
 
 impl FusionApp {
     /// Load a model folder.
-    pub fn load_model(&mut self, dir: PathBuf) {
+    pub fn load_model(&mut self, dir: PathBuf) -> JobId {
         self.status = format!("loading model {}…", dir.display());
-        self.outbox.push(Command::Load { dir });
+        self.jobs.start(Job::Load { dir })
     }
 
     /// Switch to another dataset (explores it; a new model may be needed).
@@ -23,13 +23,14 @@ impl FusionApp {
         self.settings.dataset = spec.to_owned();
         self.dataset_editor = DatasetEditor::from_spec(spec);
         self.browser.exploration = None;
-        self.projections.tsne = None;
+        self.drop_tsne();
         self.projections.selected = None;
         self.projections.neighbours = None;
         self.explore();
     }
 
-    /// Run the current model over the dataset (browser and projections).
+    /// Run the current model over the dataset (browser and projections); a newer exploration
+    /// replaces one still running.
     pub fn explore(&mut self) {
         let Ok(dataset) = self.settings.dataset.parse::<DatasetSpec>() else {
             self.notifications.error(
@@ -38,18 +39,28 @@ impl FusionApp {
             );
             return;
         };
-        self.explore_id = self.next_request_id();
-        self.browser.exploring = true;
+        if let Some(old) = self.browser.job {
+            self.jobs.cancel(old);
+        }
         self.browser.error = None;
-        self.outbox.push(Command::Explore {
-            request_id: self.explore_id,
+        self.browser.job = Some(self.jobs.start(Job::Explore {
             dataset,
             load: LoadOptions::default(),
-        });
+        }));
+    }
+
+    /// Forget the t-SNE layout, stopping its job when it still runs.
+    pub(super) fn drop_tsne(&mut self) {
+        if let Some(t) = self.projections.tsne.take() {
+            self.jobs.cancel(t.job);
+        }
     }
 
     /// Start a training run with the current settings.
     pub fn start_training(&mut self) {
+        if self.jobs.is_training() {
+            return;
+        }
         let dataset = match self.settings.dataset.parse::<DatasetSpec>() {
             Ok(d) => d,
             Err(e) => {
@@ -63,40 +74,25 @@ impl FusionApp {
             return;
         }
         self.training.error = None;
-        self.training.running = true;
-        self.new_run(self.settings.train.fusion);
-        self.outbox.push(Command::Train {
+        let id = self.jobs.start(Job::Train {
             dataset,
             load: LoadOptions::default(),
             config: self.settings.train.clone(),
         });
+        self.training.new_run(self.settings.train.fusion, Some(id));
     }
 
-    /// Add a run for `fusion` to the training view ("attention #2").
-    pub fn new_run(&mut self, fusion: crate::model::FusionKind) {
-        self.training.progress = None;
-        let n = self
-            .training
-            .runs
-            .iter()
-            .filter(|r| r.name.starts_with(fusion.name()))
-            .count();
-        self.training.runs.push(Run {
-            name: format!("{} #{}", fusion.name(), n + 1),
-            history: Vec::new(),
-            visible: true,
-            summary: None,
-        });
+    /// Stop the training or comparison that runs.
+    pub fn stop_training(&mut self) {
+        if let Some(id) = self.jobs.training().map(|j| j.id) {
+            self.jobs.cancel(id);
+        }
     }
 
     /// Ask the worker to decode something.
     pub fn decode(&mut self, source: Source, purpose: Purpose) {
-        let id = self.next_request_id();
+        let id = self.jobs.start(Job::Decode { source });
         self.decodes.push((id, purpose));
-        self.outbox.push(Command::Decode {
-            request_id: id,
-            source,
-        });
     }
 
     /// The source that regenerates or reads dataset sample `i`.
@@ -187,11 +183,9 @@ impl FusionApp {
             self.predict.pending = None;
             return;
         }
-        let id = self.next_request_id();
-        self.predict.pending = Some((id, full));
-        self.outbox.push(Command::Predict {
-            request_id: id,
+        let id = self.jobs.start(Job::Predict {
             input: self.inputs.raw(keep),
         });
+        self.predict.pending = Some((id, full));
     }
 }

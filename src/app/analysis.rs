@@ -10,7 +10,7 @@ use crate::data::Split;
 use crate::engine::contribution::ContributionRow;
 use crate::engine::robustness::{Corruption, RobustnessConfig, RobustnessReport};
 use crate::model::FusionKind;
-use crate::worker::{Command, TrainingSummary};
+use crate::worker::{Job, JobId, Outcome, TrainingSummary, Update};
 
 /// One finished method of a comparison.
 #[derive(Clone, Debug)]
@@ -52,8 +52,9 @@ pub struct ContributionResult {
 pub struct AnalysisView {
     /// Methods ticked for comparison.
     pub compare_pick: [bool; 7],
-    /// A comparison is running: (position, methods in all, method now training).
-    pub comparing: Option<(usize, usize, FusionKind)>,
+    /// The comparison job this panel started, and where it is: (position, methods in all,
+    /// method now training).
+    pub comparing: Option<(JobId, usize, usize, FusionKind)>,
     /// Finished methods of the last comparison.
     pub compare_rows: Vec<CompareRow>,
     /// Parameters of the run now training (from `TrainingStarted`).
@@ -64,22 +65,20 @@ pub struct AnalysisView {
     pub robustness: RobustnessConfig,
     /// Measure every compared model.
     pub all_compared: bool,
-    /// A robustness run is going on.
-    pub robustness_running: bool,
+    /// The robustness job this panel waits for.
+    pub robustness_job: Option<JobId>,
     /// Last robustness result.
     pub robustness_result: Option<RobustnessResult>,
     /// Which modality's curves are drawn.
     pub robustness_modality: usize,
-    /// Contributions are being computed.
-    pub contributions_running: bool,
+    /// The contributions job this panel waits for.
+    pub contributions_job: Option<JobId>,
     /// Last contribution result.
     pub contributions: Option<ContributionResult>,
     /// Which row of it is shown (0 = all samples).
     pub contribution_row: usize,
     /// Last error of this panel.
     pub error: Option<String>,
-    /// Request id of the latest robustness or contribution request.
-    pub request_id: u64,
 }
 
 impl Default for AnalysisView {
@@ -92,14 +91,13 @@ impl Default for AnalysisView {
             corruption_pick: [true; 11],
             robustness: RobustnessConfig::default(),
             all_compared: true,
-            robustness_running: false,
+            robustness_job: None,
             robustness_result: None,
             robustness_modality: 0,
-            contributions_running: false,
+            contributions_job: None,
             contributions: None,
             contribution_row: 0,
             error: None,
-            request_id: 0,
         }
     }
 }
@@ -117,6 +115,73 @@ fn ranking(v: [f32; 3]) -> [usize; 3] {
 }
 
 impl AnalysisView {
+    /// An update of a comparison job.
+    pub fn on_update(&mut self, job: JobId, update: &Update) {
+        let Some((mine, ..)) = self.comparing else {
+            return;
+        };
+        if mine != job {
+            return;
+        }
+        match update {
+            Update::TrainingStarted { parameters, .. } => self.pending_parameters = *parameters,
+            Update::CompareStep {
+                index,
+                total,
+                fusion,
+            } => self.comparing = Some((job, *index, *total, *fusion)),
+            Update::MethodTrained(summary) => self.compare_rows.push(CompareRow {
+                fusion: summary.card.model.fusion,
+                parameters: self.pending_parameters,
+                summary: (**summary).clone(),
+            }),
+            _ => {}
+        }
+    }
+
+    /// The end of a comparison, robustness or contributions job this panel started.
+    pub fn on_end(&mut self, job: JobId, outcome: &Outcome) {
+        if self.comparing.is_some_and(|(mine, ..)| mine == job) {
+            self.comparing = None;
+        } else if self.robustness_job == Some(job) {
+            self.robustness_job = None;
+            if let Outcome::Robustness {
+                dataset,
+                split,
+                reports,
+            } = outcome
+            {
+                self.robustness_result = Some(RobustnessResult {
+                    dataset: dataset.clone(),
+                    split: *split,
+                    reports: reports.clone(),
+                });
+            }
+        } else if self.contributions_job == Some(job) {
+            self.contributions_job = None;
+            if let Outcome::Contributions {
+                dataset,
+                split,
+                fusion,
+                rows,
+            } = outcome
+            {
+                self.contributions = Some(ContributionResult {
+                    dataset: dataset.clone(),
+                    split: *split,
+                    fusion: *fusion,
+                    rows: rows.clone(),
+                });
+                self.contribution_row = 0;
+            }
+        } else {
+            return;
+        }
+        if let Outcome::Failed { message } = outcome {
+            self.error = Some(message.clone());
+        }
+    }
+
     /// Header and rows of the comparison table (also the CSV export).
     pub fn compare_table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
         let header = vec![
@@ -182,16 +247,19 @@ impl FusionApp {
             self.analysis.error = Some(e.to_string());
             return;
         }
+        if self.jobs.is_training() {
+            return;
+        }
         self.analysis.error = None;
         self.analysis.compare_rows.clear();
-        self.analysis.comparing = Some((0, fusions.len(), fusions[0]));
-        self.training.running = true;
-        self.outbox.push(Command::Compare {
+        let (total, first) = (fusions.len(), fusions[0]);
+        let job = self.jobs.start(Job::Compare {
             dataset,
             load: crate::data::LoadOptions::default(),
             config: self.settings.train.clone(),
             fusions,
         });
+        self.analysis.comparing = Some((job, 0, total, first));
     }
 
     /// Measure robustness of the current model (or of every compared one).
@@ -205,39 +273,37 @@ impl FusionApp {
             self.analysis.error = Some("tick at least one corruption".into());
             return;
         }
-        let Some((id, dataset)) = self.analysis_request() else {
+        let Some(dataset) = self.analysis_request() else {
             return;
         };
-        self.analysis.robustness_running = true;
         let config = RobustnessConfig {
             corruptions,
             ..self.analysis.robustness.clone()
         };
-        self.outbox.push(Command::Robustness {
-            request_id: id,
+        let job = self.jobs.start(Job::Robustness {
             dataset,
             load: crate::data::LoadOptions::default(),
             config,
             compared: self.analysis.all_compared && !self.analysis.compare_rows.is_empty(),
         });
+        self.analysis.robustness_job = Some(job);
     }
 
     /// Compute the mean native and Shapley weights of the current model.
     pub fn start_contributions(&mut self) {
-        let Some((id, dataset)) = self.analysis_request() else {
+        let Some(dataset) = self.analysis_request() else {
             return;
         };
-        self.analysis.contributions_running = true;
-        self.outbox.push(Command::Contributions {
-            request_id: id,
+        let job = self.jobs.start(Job::Contributions {
             dataset,
             load: crate::data::LoadOptions::default(),
             split: None,
         });
+        self.analysis.contributions_job = Some(job);
     }
 
-    /// Checks shared by the model analyses: a model and a dataset; then a fresh request id.
-    fn analysis_request(&mut self) -> Option<(u64, crate::data::DatasetSpec)> {
+    /// Checks shared by the model analyses: a model and a dataset.
+    fn analysis_request(&mut self) -> Option<crate::data::DatasetSpec> {
         if self.model.card.is_none() {
             self.analysis.error =
                 Some("there is no model yet: train one or load one from models/".into());
@@ -245,9 +311,7 @@ impl FusionApp {
         }
         let dataset = self.dataset_spec_or_report()?;
         self.analysis.error = None;
-        let id = self.next_request_id();
-        self.analysis.request_id = id;
-        Some((id, dataset))
+        Some(dataset)
     }
 
     fn dataset_spec_or_report(&mut self) -> Option<crate::data::DatasetSpec> {
@@ -281,7 +345,7 @@ impl FusionApp {
             "Train every ticked method on {} with the same seed and the Training panel's settings, one after another.",
             self.settings.dataset
         ));
-        let busy = self.training.running;
+        let busy = self.jobs.is_training();
         ui.horizontal_wrapped(|ui| {
             for (f, on) in FusionKind::ALL
                 .into_iter()
@@ -292,9 +356,9 @@ impl FusionApp {
             }
         });
         ui.horizontal(|ui| {
-            if let Some((i, n, fusion)) = self.analysis.comparing {
+            if let Some((job, i, n, fusion)) = self.analysis.comparing {
                 if ui.button("Stop comparing").clicked() {
-                    self.outbox.push(Command::Cancel);
+                    self.jobs.cancel(job);
                 }
                 ui.label(format!(
                     "training {} ({} of {n}) · {}",
@@ -365,7 +429,11 @@ impl FusionApp {
     fn robustness_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Robustness");
         ui.label("Corrupt one modality at a time, from level 0 (clean) to 1 (worst), and measure accuracy on the test split.");
-        let running = self.analysis.robustness_running;
+        let running = self
+            .analysis
+            .robustness_job
+            .and_then(|id| self.jobs.get(id))
+            .cloned();
         egui::Grid::new("corruption_pick").show(ui, |ui| {
             for (m, name) in MODALITIES.iter().enumerate() {
                 ui.strong(*name);
@@ -375,7 +443,7 @@ impl FusionApp {
                     .filter(|(c, _)| c.modality() == m)
                 {
                     let text = c.label().split(": ").nth(1).unwrap_or(c.label());
-                    ui.add_enabled(!running, egui::Checkbox::new(on, text))
+                    ui.add_enabled(running.is_none(), egui::Checkbox::new(on, text))
                         .on_hover_text(format!(
                             "{}: at level 0.5, {}",
                             c.label(),
@@ -388,7 +456,7 @@ impl FusionApp {
         ui.horizontal(|ui| {
             let label = ui.label("Levels");
             ui.add_enabled(
-                !running,
+                running.is_none(),
                 egui::DragValue::new(&mut self.analysis.robustness.levels).range(2..=21),
             )
             .labelled_by(label.id);
@@ -401,22 +469,22 @@ impl FusionApp {
                 &mut none
             };
             ui.add_enabled(
-                has_compared && !running,
+                has_compared && running.is_none(),
                 egui::Checkbox::new(all, "All compared models"),
             )
             .on_hover_text("Measure every model of the last comparison (and get effective robustness against late fusion).");
-            if running {
+            if let Some(job) = &running {
                 if ui.button("Stop robustness").clicked() {
-                    self.outbox.push(Command::Cancel);
+                    self.jobs.cancel(job.id);
                 }
-                if let Some((what, done, total)) = &self.loading {
+                if let Some(p) = &job.progress {
                     ui.add(
-                        egui::ProgressBar::new(*done as f32 / (*total).max(1) as f32)
-                            .text(format!("{what}: {}", self.loading_progress_text())),
+                        egui::ProgressBar::new(job.fraction())
+                            .text(format!("{}: {}", p.what, job.progress_text())),
                     );
                 }
             } else if ui
-                .add_enabled(!self.training.running, egui::Button::new("Measure robustness"))
+                .add_enabled(!self.jobs.is_training(), egui::Button::new("Measure robustness"))
                 .clicked()
             {
                 self.start_robustness();
@@ -522,12 +590,15 @@ impl FusionApp {
         ui.heading("Modality contribution");
         ui.label("How much the current model relied on each modality over the test split: the method's own weights next to Shapley values (the average change in confidence a modality brings over every subset of the others).");
         ui.horizontal(|ui| {
-            if self.analysis.contributions_running {
+            if let Some(job) = self.analysis.contributions_job {
                 ui.spinner();
                 ui.label("explaining…");
+                if ui.small_button("Stop").clicked() {
+                    self.jobs.cancel(job);
+                }
             } else if ui
                 .add_enabled(
-                    !self.training.running,
+                    !self.jobs.is_training(),
                     egui::Button::new("Explain the dataset"),
                 )
                 .clicked()

@@ -8,7 +8,7 @@ use egui::{Color32, RichText, TextureHandle};
 use super::widgets::{self, MODALITY_COLOURS, class_colour};
 use super::{FusionApp, Purpose, Tab};
 use crate::data::{Modality, Split};
-use crate::worker::{Exploration, ExploredSample};
+use crate::worker::{Exploration, ExploredSample, JobId, Outcome};
 
 /// Samples per page.
 pub const PAGE: usize = 40;
@@ -103,8 +103,8 @@ impl Filter {
 pub struct Browser {
     /// The explored dataset.
     pub exploration: Option<Exploration>,
-    /// Exploring now.
-    pub exploring: bool,
+    /// The exploration job whose answer this panel waits for.
+    pub job: Option<JobId>,
     /// Why the dataset could not be opened.
     pub error: Option<String>,
     /// Filters and sort.
@@ -117,6 +117,19 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The end of an exploration job: the newest one's result replaces the exploration.
+    pub fn on_end(&mut self, job: JobId, outcome: Outcome) {
+        if self.job != Some(job) {
+            return;
+        }
+        self.job = None;
+        match outcome {
+            Outcome::Explored(e) => self.set(*e),
+            Outcome::Failed { message } => self.error = Some(message),
+            _ => {}
+        }
+    }
+
     /// Replace the exploration.
     pub fn set(&mut self, e: Exploration) {
         if self
@@ -320,7 +333,7 @@ impl FusionApp {
     /// Shown while there is no explored dataset: progress, or why it failed.
     pub(crate) fn dataset_pending_ui(&self, ui: &mut egui::Ui) {
         match &self.browser.error {
-            Some(err) if !self.browser.exploring => {
+            Some(err) if self.browser.job.is_none() => {
                 ui.colored_label(
                     ui.visuals().error_fg_color,
                     format!(

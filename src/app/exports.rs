@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::FusionApp;
 use crate::engine::robustness::RobustnessReport;
 use crate::export::{self, ExportError, ReportInputs};
-use crate::worker::{Command, SPACES};
+use crate::worker::{Job, SPACES};
 
 /// A plot PNG on its way: waiting for the screenshot, then for the file to be written.
 pub struct PendingPng {
@@ -148,9 +148,10 @@ impl FusionApp {
         }
         let stem = format!("embeddings-{}", SPACES[space.min(3)]);
         match self.export_path(&stem, "tensorboard") {
-            Ok(dir) => self
-                .outbox
-                .push(Command::ExportEmbeddings { space, dir, points }),
+            Ok(dir) => {
+                self.jobs
+                    .start(Job::ExportEmbeddings { space, dir, points });
+            }
             Err(e) => self.exported("embeddings", Err(e)),
         }
     }

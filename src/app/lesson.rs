@@ -152,7 +152,7 @@ impl FusionApp {
             let dir = super::asset_dir().join("examples").join(name);
             self.decode(crate::worker::Source::Example(dir), super::Purpose::Sample);
         }
-        if lesson.train_now && !self.training.running {
+        if lesson.train_now && !self.jobs.is_training() {
             self.start_training();
         }
         self.status = format!("lesson: {}", lesson.title);
@@ -161,7 +161,7 @@ impl FusionApp {
 
     /// A Learn panel "Try it": the preset's dataset and the method, then the Training panel.
     pub fn try_setup(&mut self, setup: super::learn::TryIt) {
-        if self.training.running {
+        if self.jobs.is_training() {
             self.notifications.error(
                 "Trying a set-up",
                 "wait for training to end (or stop it) first",

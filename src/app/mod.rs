@@ -9,6 +9,7 @@ mod events;
 mod exports;
 mod frame_log;
 mod inputs;
+pub mod jobs;
 pub mod learn;
 pub mod lesson;
 mod notifications;
@@ -24,6 +25,7 @@ use std::time::Instant;
 
 pub use browser::{Browser, Filter, Sort};
 pub use inputs::{Inputs, MicStatus, source_for_path};
+pub use jobs::{JobProgress, JobStats, Jobs, RunningJob};
 pub use notifications::{Level, Notifications};
 pub use predict::PredictView;
 pub use projections::{ColourBy, Method, ProjectionView, TsneLayout};
@@ -32,7 +34,7 @@ pub use training::{Curve, Run, TrainingView};
 
 use crate::engine::TrainConfig;
 use crate::model::checkpoint::ModelCard;
-use crate::worker::{Command, Event, Source, WorkerHandle};
+use crate::worker::{Event, JobId, Source, WorkerHandle};
 use frame_log::FrameLog;
 
 /// The main panels.
@@ -189,10 +191,8 @@ pub struct FusionApp {
     pub notifications: Notifications,
     /// Status bar text.
     pub status: String,
-    /// Background loading: what, done, total.
-    pub loading: Option<(String, usize, usize)>,
-    /// When the job named in `loading` started (for its ETA).
-    loading_started: Option<(String, Instant)>,
+    /// Every job that runs, with its progress; the one source of "busy".
+    pub jobs: Jobs,
     /// Dataset menu state.
     pub dataset_editor: DatasetEditor,
     /// Analysis panel.
@@ -210,13 +210,12 @@ pub struct FusionApp {
     pub native_dialogs: bool,
     pending_png: Option<exports::PendingPng>,
     worker: Option<WorkerHandle>,
-    outbox: Vec<Command>,
-    next_id: u64,
-    decodes: Vec<(u64, Purpose)>,
-    explore_id: u64,
+    decodes: Vec<(JobId, Purpose)>,
     /// The model load sent at start; its `Loaded` needs no new exploration (the one queued
     /// after it already uses the model).
-    startup_load: bool,
+    startup_load: Option<JobId>,
+    /// The worker's current model changed; the views catch up when no training is left.
+    model_changed: bool,
     frame_log: Option<FrameLog>,
     started: Option<Instant>,
     first_frame_logged: bool,
@@ -293,8 +292,7 @@ impl FusionApp {
             },
             notifications,
             status: "starting…".into(),
-            loading: None,
-            loading_started: None,
+            jobs: Jobs::default(),
             analysis: analysis::AnalysisView::default(),
             last_export: None,
             lesson: None,
@@ -304,19 +302,16 @@ impl FusionApp {
             folders: top_bar::FolderCache::default(),
             pending_png: None,
             worker,
-            outbox: Vec::new(),
-            next_id: 0,
             decodes: Vec::new(),
-            explore_id: 0,
-            startup_load: false,
+            startup_load: None,
+            model_changed: false,
             frame_log,
             started: options.started,
             first_frame_logged: false,
         };
         if let Some(dir) = app.settings.model.clone() {
             if dir.join(crate::model::checkpoint::CONFIG).is_file() {
-                app.load_model(dir);
-                app.startup_load = true;
+                app.startup_load = Some(app.load_model(dir));
             } else {
                 app.status = format!("no model at {}; train one", dir.display());
             }
@@ -353,30 +348,12 @@ impl FusionApp {
         app
     }
 
-    /// "3/10 · 0:42 left" for the job in `loading`.
-    pub fn loading_progress_text(&self) -> String {
-        match &self.loading {
-            Some((what, done, total)) => {
-                let started = self
-                    .loading_started
-                    .as_ref()
-                    .filter(|(w, _)| w == what)
-                    .map(|(_, t)| *t);
-                widgets::progress_text(started, *done, *total)
-            }
-            None => String::new(),
-        }
-    }
-
-    /// Stop the worker's running job (training, comparison, robustness, loading) within a batch.
+    /// Stop every job that runs (training, comparison, robustness, loading, t-SNE…).
     pub fn cancel_job(&mut self) {
-        self.outbox.push(Command::Cancel);
-    }
-
-    /// A fresh request id.
-    pub fn next_request_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+        let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
+        for id in ids {
+            self.jobs.cancel(id);
+        }
     }
 
     /// Is the worker thread running?
@@ -386,11 +363,12 @@ impl FusionApp {
 
     fn flush(&mut self) {
         if let Some(worker) = &self.worker {
-            for cmd in self.outbox.drain(..) {
+            for cmd in self.jobs.take_commands() {
                 worker.send(cmd);
             }
         } else {
-            self.outbox.clear();
+            // Without a worker nothing would ever end these jobs.
+            self.jobs.clear();
         }
     }
 
@@ -412,19 +390,32 @@ impl FusionApp {
 
     fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            if let Some((what, done, total)) = &self.loading {
+            if let Some(job) = self.jobs.shown().cloned() {
                 ui.spinner();
-                ui.add(
-                    egui::ProgressBar::new(*done as f32 / (*total).max(1) as f32)
-                        .desired_width(200.0)
-                        .text(format!("{what}: {}", self.loading_progress_text())),
-                );
-                if ui.small_button("Cancel").clicked() {
-                    self.outbox.push(Command::Cancel);
+                match &job.progress {
+                    Some(p) => {
+                        ui.add(
+                            egui::ProgressBar::new(job.fraction())
+                                .desired_width(200.0)
+                                .text(format!("{}: {}", p.what, job.progress_text())),
+                        );
+                    }
+                    None => {
+                        ui.label(format!("{}…", job.kind.context()));
+                    }
                 }
-            } else if self.browser.exploring {
-                ui.spinner();
-                ui.label("running the model over the dataset…");
+                let stop = if job.stopping {
+                    "Stopping…"
+                } else {
+                    "Cancel"
+                };
+                if ui
+                    .add_enabled(!job.stopping, egui::Button::new(stop).small())
+                    .on_hover_text(format!("stop {}", job.kind.context().to_lowercase()))
+                    .clicked()
+                {
+                    self.jobs.cancel(job.id);
+                }
             }
             ui.label(&self.status);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -461,7 +452,7 @@ impl FusionApp {
                 }
             }
         }
-        let training = self.training.running;
+        let training = self.jobs.is_training();
         if let Some(log) = &mut self.frame_log {
             let now = Instant::now();
             let cpu = log
@@ -490,13 +481,7 @@ impl eframe::App for FusionApp {
         self.log_frame_start();
         self.pump(ctx);
         self.take_screenshots();
-        if self.training.running
-            || self.browser.exploring
-            || self.loading.is_some()
-            || self.analysis.robustness_running
-            || self.analysis.contributions_running
-            || self.pending_png.is_some()
-        {
+        if self.jobs.busy() || self.pending_png.is_some() {
             // Keep the progress bar and the spinner moving.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

@@ -8,6 +8,7 @@ use super::widgets::{self, MODALITY_COLOURS, class_colour, heat, value_bar};
 use crate::data::Modality;
 use crate::engine::Prediction;
 use crate::model::WeightKind;
+use crate::worker::{JobId, Outcome};
 
 /// State of the prediction view.
 pub struct PredictView {
@@ -17,8 +18,8 @@ pub struct PredictView {
     pub reference: Option<Prediction>,
     /// What-if toggles: use this modality.
     pub keep: [bool; 3],
-    /// The newest request sent, and whether it used every modality.
-    pub pending: Option<(u64, bool)>,
+    /// The newest prediction job sent, and whether it used every modality.
+    pub pending: Option<(JobId, bool)>,
     /// The last prediction error, shown inline.
     pub error: Option<String>,
     spectrogram: Option<(usize, TextureHandle)>,
@@ -40,20 +41,27 @@ impl Default for PredictView {
 }
 
 impl PredictView {
-    /// Take an answer if it is the newest request's.
-    pub fn on_prediction(&mut self, request_id: u64, prediction: Prediction) {
+    /// The end of a prediction job: taken when it is the newest request's (older ones are
+    /// stale: the inputs changed since).
+    pub fn on_end(&mut self, job: JobId, outcome: &Outcome) {
         let Some((pending, full)) = self.pending else {
             return;
         };
-        if request_id != pending {
-            return; // stale: the inputs changed since
+        if job != pending {
+            return;
         }
-        if full {
-            self.reference = Some(prediction.clone());
+        match outcome {
+            Outcome::Prediction(prediction) => {
+                if full {
+                    self.reference = Some((**prediction).clone());
+                }
+                self.current = Some((**prediction).clone());
+                self.error = None;
+                self.generation += 1;
+            }
+            Outcome::Failed { message } => self.error = Some(message.clone()),
+            _ => {}
         }
-        self.current = Some(prediction);
-        self.error = None;
-        self.generation += 1;
     }
 
     /// Forget the answers (no inputs, or a new model).

@@ -10,7 +10,7 @@ use crate::viz::knn::Metric;
 use super::widgets::{class_colour, clock};
 use super::{FusionApp, Purpose};
 use crate::viz::tsne::TsneConfig;
-use crate::worker::{Command, SPACES};
+use crate::worker::{Job, JobId, Outcome, SPACES, Update};
 
 /// How the points are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,19 +34,17 @@ pub enum ColourBy {
     Correct,
 }
 
-/// A t-SNE layout (running or done).
-#[derive(Clone, Debug, Default)]
+/// A t-SNE layout (running or done; the job table says which).
+#[derive(Clone, Debug)]
 pub struct TsneLayout {
-    /// Request that made it.
-    pub request_id: u64,
+    /// The job that makes it.
+    pub job: JobId,
     /// Embedding space.
     pub space: usize,
     /// Layout.
     pub points: Vec<[f32; 2]>,
     /// Sample of each point.
     pub samples: Vec<usize>,
-    /// Still running.
-    pub running: bool,
     /// Iterations done / in all.
     pub iteration: (usize, usize),
     /// KL divergence.
@@ -82,8 +80,61 @@ pub struct ProjectionView {
     pub metric: Metric,
     /// How many neighbours to list.
     pub k: usize,
-    /// Request id of the latest neighbours request.
-    pub neighbours_id: u64,
+    /// The latest neighbours job.
+    pub neighbours_job: Option<JobId>,
+}
+
+impl ProjectionView {
+    /// A t-SNE update: the layout so far, when it is the current layout's job.
+    pub fn on_update(&mut self, job: JobId, update: &Update) {
+        if let (
+            Some(t),
+            Update::TsneProgress {
+                iteration,
+                total,
+                kl,
+                points,
+                samples,
+            },
+        ) = (&mut self.tsne, update)
+            && t.job == job
+        {
+            t.points.clone_from(points);
+            t.samples.clone_from(samples);
+            t.iteration = (*iteration, *total);
+            t.kl = *kl;
+        }
+    }
+
+    /// The end of a t-SNE or neighbours job.
+    pub fn on_end(&mut self, job: JobId, outcome: &Outcome) {
+        match outcome {
+            Outcome::Tsne {
+                space,
+                points,
+                samples,
+                kl,
+            } => {
+                if let Some(t) = &mut self.tsne
+                    && t.job == job
+                {
+                    t.space = *space;
+                    t.points.clone_from(points);
+                    t.samples.clone_from(samples);
+                    t.kl = *kl;
+                    t.iteration.0 = t.iteration.1;
+                }
+            }
+            Outcome::Neighbours {
+                space,
+                sample,
+                neighbours,
+            } if self.neighbours_job == Some(job) => {
+                self.neighbours = Some((*space, *sample, neighbours.clone()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Nearest neighbours: (space, sample, `(neighbour, distance)` nearest first).
@@ -215,6 +266,7 @@ impl FusionApp {
         }
         let classes = e.classes.clone();
         let view = &mut self.projections;
+        let jobs = &mut self.jobs;
         ui.horizontal_wrapped(|ui| {
             ui.label("Embedding");
             egui::ComboBox::from_id_salt("proj_space")
@@ -267,7 +319,7 @@ impl FusionApp {
             }
             Method::Tsne => {
                 ui.horizontal_wrapped(|ui| {
-                    let running = view.tsne.as_ref().is_some_and(|t| t.running);
+                    let running = view.tsne.as_ref().is_some_and(|t| jobs.is_running(t.job));
                     ui.add_enabled_ui(!running, |ui| {
                         let l = ui.label("Perplexity");
                         ui.add(
@@ -296,21 +348,19 @@ impl FusionApp {
                         .labelled_by(l.id);
                     });
                     if running {
-                        if ui.button("Stop t-SNE").clicked() {
-                            command = Some(Command::Cancel);
+                        if ui.button("Stop t-SNE").clicked()
+                            && let Some(t) = &view.tsne
+                        {
+                            jobs.cancel(t.job);
                         }
                     } else if ui.button("Run t-SNE").clicked() {
-                        command = Some(Command::Tsne {
-                            request_id: 0,
-                            space: view.space,
-                            config: view.tsne_config.clone(),
-                        });
+                        command = Some((view.space, view.tsne_config.clone()));
                     }
                 });
                 match &view.tsne {
                     Some(t) if t.space == view.space => {
                         let (done, total) = t.iteration;
-                        if t.running {
+                        if jobs.is_running(t.job) {
                             let eta = t
                                 .started
                                 .map_or(0.0, |s| super::widgets::eta_seconds(s, done, total));
@@ -339,10 +389,8 @@ impl FusionApp {
                 }
             }
         }
-        if let Some(Command::Tsne { space, config, .. }) = command {
+        if let Some((space, config)) = command {
             self.start_tsne(space, config);
-        } else if let Some(c) = command {
-            self.outbox.push(c);
         }
         let clicked_neighbour = self.neighbours_ui(ui);
         let Some(e) = self.browser.exploration.as_ref() else {
@@ -529,16 +577,14 @@ impl FusionApp {
             self.projections.k = 10;
         }
         self.projections.selected = Some(sample);
-        let id = self.next_request_id();
-        self.projections.neighbours_id = id;
         let view = &self.projections;
-        self.outbox.push(Command::Neighbours {
-            request_id: id,
+        let id = self.jobs.start(Job::Neighbours {
             space: view.space,
             sample,
             k: view.k.max(1),
             metric: view.metric,
         });
+        self.projections.neighbours_job = Some(id);
     }
 
     /// The neighbours list (a side panel); returns a neighbour the user chose to load.
@@ -624,19 +670,19 @@ impl FusionApp {
 
     /// Ask the worker for a t-SNE of a space.
     pub fn start_tsne(&mut self, space: usize, config: TsneConfig) {
-        let id = self.next_request_id();
+        if let Some(old) = &self.projections.tsne {
+            self.jobs.cancel(old.job);
+        }
+        let iterations = config.iterations;
+        let job = self.jobs.start(Job::Tsne { space, config });
         self.projections.tsne = Some(TsneLayout {
-            request_id: id,
+            job,
             space,
-            running: true,
-            iteration: (0, config.iterations),
+            points: Vec::new(),
+            samples: Vec::new(),
+            iteration: (0, iterations),
+            kl: f32::NAN,
             started: Some(std::time::Instant::now()),
-            ..TsneLayout::default()
-        });
-        self.outbox.push(Command::Tsne {
-            request_id: id,
-            space,
-            config,
         });
     }
 }

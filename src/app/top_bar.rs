@@ -8,7 +8,7 @@ use crate::data::DatasetSpec;
 use crate::data::synthetic::{Preset, SyntheticConfig};
 use crate::model::FusionKind;
 use crate::model::checkpoint::{self, check_name};
-use crate::worker::Command;
+use crate::worker::Job;
 
 /// The dataset menu's editable copy of the synthetic knobs and the folder path.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ impl FusionApp {
             ui.separator();
             self.dataset_menu_ui(ui);
             ui.separator();
-            let running = self.training.running;
+            let running = self.jobs.is_training();
             let fusion = &mut self.settings.train.fusion;
             ui.add_enabled_ui(!running, |ui| {
                 ui.label("Fusion");
@@ -119,7 +119,7 @@ impl FusionApp {
     }
 
     fn lessons_menu_ui(&mut self, ui: &mut egui::Ui) {
-        let running = self.training.running;
+        let running = self.jobs.is_training();
         ui.menu_button("Lessons", |ui| {
             ui.set_max_width(380.0);
             self.refresh_folders();
@@ -275,7 +275,7 @@ impl FusionApp {
             (Some(card), None) => format!("Model: unsaved {}", card.model.fusion.name()),
             (None, _) => "Model: none".into(),
         };
-        let running = self.training.running;
+        let running = self.jobs.is_training();
         ui.menu_button(label, |ui| {
             ui.set_max_width(360.0);
             ui.strong("Load");
@@ -312,7 +312,7 @@ impl FusionApp {
                     match check_name(self.settings.save_name.trim()) {
                         Ok(()) => {
                             let dir = self.models_dir.join(self.settings.save_name.trim());
-                            self.outbox.push(Command::Save { dir });
+                            self.jobs.start(Job::Save { dir });
                             ui.close();
                         }
                         Err(e) => self.notifications.error("Saving the model", e.to_string()),
@@ -356,18 +356,31 @@ impl FusionApp {
     }
 
     fn train_button_ui(&mut self, ui: &mut egui::Ui) {
-        if self.training.running {
+        if let Some(job) = self.jobs.training().cloned() {
+            let (label, hint) = if job.stopping {
+                ("Stopping…", "stopping at the end of this batch")
+            } else {
+                ("Stop", "stop training (keeps the best weights so far)")
+            };
             if ui
-                .button("Stop")
-                .on_hover_text("stop training (keeps the best weights so far)")
+                .add_enabled(!job.stopping, egui::Button::new(label))
+                .on_hover_text(hint)
                 .clicked()
             {
-                self.outbox.push(Command::Cancel);
+                self.jobs.cancel(job.id);
             }
+            // Before the first step the job is still loading its dataset.
+            let (fraction, text) = match (&self.training.progress, &job.progress) {
+                (None, Some(p)) => (
+                    job.fraction(),
+                    format!("loading {}: {}", p.what, job.progress_text()),
+                ),
+                _ => (self.training.fraction(), self.training.progress_text()),
+            };
             ui.add(
-                egui::ProgressBar::new(self.training.fraction())
+                egui::ProgressBar::new(fraction)
                     .desired_width(330.0)
-                    .text(self.training.progress_text()),
+                    .text(text),
             );
         } else {
             let fusion = self.settings.train.fusion.name();

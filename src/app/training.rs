@@ -8,9 +8,9 @@ use super::widgets::{MODALITY_COLOURS, class_colour, clock};
 use super::{FusionApp, Tab};
 use crate::data::Modality;
 use crate::engine::{EpochReport, Metrics, Progress, StopReason};
-use crate::model::TextEncoderKind;
 use crate::model::device::DeviceChoice;
-use crate::worker::TrainingSummary;
+use crate::model::{FusionKind, TextEncoderKind};
+use crate::worker::{JobId, Outcome, TrainingSummary, Update};
 
 /// Which curves to plot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,6 +102,8 @@ impl Curve {
 /// One training run, kept for comparison.
 #[derive(Clone, Debug)]
 pub struct Run {
+    /// The job that trains (trained) it; a comparison's runs share its job.
+    pub job: Option<JobId>,
     /// "attention #2 · synthetic:redundant".
     pub name: String,
     /// Per-epoch reports so far.
@@ -110,13 +112,20 @@ pub struct Run {
     pub visible: bool,
     /// How it ended (when it has).
     pub summary: Option<TrainingSummary>,
+    /// Why it failed, when it did (e.g. it diverged after some epochs).
+    pub failed: Option<String>,
 }
 
-/// Live state of training.
+impl Run {
+    /// Has it ended, one way or another?
+    pub fn ended(&self) -> bool {
+        self.summary.is_some() || self.failed.is_some()
+    }
+}
+
+/// Live state of training (whether a run is going on is the job table's to say).
 #[derive(Default)]
 pub struct TrainingView {
-    /// A run is going on.
-    pub running: bool,
     /// Where the current run is.
     pub progress: Option<Progress>,
     /// Every run of this session, oldest first.
@@ -130,6 +139,90 @@ pub struct TrainingView {
 }
 
 impl TrainingView {
+    /// Add a run for `fusion` trained by `job` ("attention #2").
+    pub fn new_run(&mut self, fusion: FusionKind, job: Option<JobId>) {
+        self.progress = None;
+        let n = self
+            .runs
+            .iter()
+            .filter(|r| r.name.starts_with(fusion.name()))
+            .count();
+        self.runs.push(Run {
+            job,
+            name: format!("{} #{}", fusion.name(), n + 1),
+            history: Vec::new(),
+            visible: true,
+            summary: None,
+            failed: None,
+        });
+    }
+
+    /// The newest run of `job`.
+    fn run_of(&mut self, job: JobId) -> Option<&mut Run> {
+        self.runs.iter_mut().rev().find(|r| r.job == Some(job))
+    }
+
+    /// The newest run of `job` ended without a summary: dropped when it never got an epoch
+    /// (stopped or failed early), else kept with why it failed.
+    fn end_run_without_summary(&mut self, job: JobId, failure: Option<&str>) {
+        let Some(at) = self.runs.iter().rposition(|r| r.job == Some(job)) else {
+            return;
+        };
+        let run = &mut self.runs[at];
+        if run.summary.is_some() {
+            return;
+        }
+        if run.history.is_empty() {
+            self.runs.remove(at);
+        } else {
+            run.failed = Some(failure.unwrap_or("stopped").to_owned());
+        }
+    }
+
+    /// An update of a training or comparison job.
+    pub fn on_update(&mut self, job: JobId, update: &Update) {
+        match update {
+            Update::TrainingStarted {
+                sizes, parameters, ..
+            } => self.sizes = Some((*sizes, *parameters)),
+            Update::Progress(p) => self.progress = Some(p.clone()),
+            Update::Epoch(report) => {
+                if let Some(run) = self.run_of(job) {
+                    run.history.push((**report).clone());
+                }
+            }
+            Update::CompareStep { fusion, .. } => self.new_run(*fusion, Some(job)),
+            Update::MethodTrained(summary) => {
+                self.progress = None;
+                if let Some(run) = self.run_of(job) {
+                    run.summary = Some((**summary).clone());
+                }
+            }
+            Update::MethodFailed { message, .. } => {
+                self.progress = None;
+                self.end_run_without_summary(job, Some(message));
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of a training or comparison job.
+    pub fn on_end(&mut self, job: JobId, outcome: &Outcome) {
+        self.progress = None;
+        match outcome {
+            Outcome::Trained(summary) => {
+                if let Some(run) = self.run_of(job) {
+                    run.summary = Some((**summary).clone());
+                }
+            }
+            Outcome::Failed { message } => {
+                self.error = Some(message.clone());
+                self.end_run_without_summary(job, Some(message));
+            }
+            _ => self.end_run_without_summary(job, None),
+        }
+    }
+
     /// The latest run that finished.
     pub fn last_finished(&self) -> Option<&TrainingSummary> {
         self.runs.iter().rev().find_map(|r| r.summary.as_ref())
@@ -195,7 +288,7 @@ impl FusionApp {
 
     fn hyper_parameters_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Hyper-parameters");
-        let running = self.training.running;
+        let running = self.jobs.is_training();
         let cfg = &mut self.settings.train;
         ui.add_enabled_ui(!running, |ui| {
             egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
@@ -289,8 +382,11 @@ impl FusionApp {
                     &mut run.visible,
                     RichText::new(&run.name).color(run_colour(i)),
                 );
-                match &run.summary {
-                    Some(s) => {
+                match (&run.summary, &run.failed) {
+                    (_, Some(why)) => {
+                        ui.small("failed").on_hover_text(why);
+                    }
+                    (Some(s), None) => {
                         let acc = s
                             .test
                             .as_ref()
@@ -298,14 +394,14 @@ impl FusionApp {
                             .map_or(0.0, |e| e.metrics.accuracy);
                         ui.small(format!("acc {acc:.3} · {}", stop_text(&s.stop)));
                     }
-                    None => {
+                    (None, None) => {
                         ui.small("running…");
                     }
                 }
             });
         }
         if !self.training.runs.is_empty()
-            && !self.training.running
+            && !self.jobs.is_training()
             && ui.button("Clear runs").clicked()
         {
             clear = true;

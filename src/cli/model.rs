@@ -17,7 +17,7 @@ use crate::engine::{AudioInput, ImageInput, RawInput, TrainConfig};
 use crate::model::checkpoint::{self, check_name};
 use crate::model::device::DeviceChoice;
 use crate::model::{FusionKind, TextEncoderKind};
-use crate::worker::{Command, Event, TrainingSummary, WorkerHandle};
+use crate::worker::{Event, Job, JobId, Outcome, TrainingSummary, Update, WorkerHandle};
 
 const DEFAULT_DATASET: &str = "synthetic:redundant";
 
@@ -167,16 +167,35 @@ pub fn run_model_command(command: &CliCommand, dataset: Option<&str>) -> anyhow:
     }
 }
 
-fn next(worker: &WorkerHandle) -> anyhow::Result<Event> {
+/// Wait for the end of job `id`, handing its updates to `on_update`; a failure or a stop
+/// becomes an error that says what was being done.
+pub(super) fn wait(
+    worker: &WorkerHandle,
+    id: JobId,
+    mut on_update: impl FnMut(Update),
+) -> anyhow::Result<Outcome> {
     loop {
-        if let Some(event) = worker.recv_timeout(Duration::from_millis(200)) {
-            return Ok(event);
+        let Some(event) = worker.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        match event {
+            Event::Update { job, update, .. } if job == id => on_update(update),
+            Event::End { job, kind, outcome } if job == id => {
+                return match outcome {
+                    Outcome::Failed { message } => Err(anyhow!("{}: {message}", kind.context())),
+                    Outcome::Cancelled => Err(anyhow!("{} was cancelled", kind.context())),
+                    outcome => Ok(outcome),
+                };
+            }
+            // Events of jobs this command no longer waits for.
+            _ => {}
         }
     }
 }
 
-fn fail(context: &str, message: &str) -> anyhow::Error {
-    anyhow!("{context}: {message}")
+/// The error for an outcome of the wrong kind (a bug, not a user error).
+pub(super) fn unexpected(outcome: &Outcome) -> anyhow::Error {
+    anyhow!("unexpected answer from the worker: {outcome:?}")
 }
 
 fn out_dir(name: &str) -> anyhow::Result<PathBuf> {
@@ -196,7 +215,7 @@ fn run_training(
 ) -> anyhow::Result<TrainingSummary> {
     let spec: DatasetSpec = dataset.parse()?;
     let fusion = config.fusion;
-    worker.send(Command::Train {
+    let id = worker.start(Job::Train {
         dataset: spec,
         load: LoadOptions::default(),
         config,
@@ -210,55 +229,44 @@ fn run_training(
     if !quiet {
         bar.set_draw_target(ProgressDrawTarget::stderr());
     }
-    loop {
-        match next(worker)? {
-            Event::Loading { what, done, total } => {
-                bar.set_message(format!("loading {what}"));
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            }
-            Event::TrainingStarted {
-                device,
-                sizes,
-                parameters,
-            } => {
-                bar.set_message(format!("training {fusion}"));
-                bar.set_position(0);
-                if !quiet {
-                    say(
-                        &bar,
-                        format!(
-                            "training {fusion} on {dataset} ({device}): train {} · val {} · test {} samples, {parameters} parameters",
-                            sizes[0], sizes[1], sizes[2]
-                        ),
-                    );
-                }
-            }
-            Event::Progress(p) => {
-                bar.set_length((p.steps * p.epochs) as u64);
-                bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
-                bar.set_message(format!(
-                    "{fusion} epoch {}/{} loss {:.3}",
-                    p.epoch, p.epochs, p.loss
-                ));
-            }
-            Event::Epoch(report) if !quiet => {
-                say(&bar, epoch_line(&report));
-            }
-            Event::TrainingFinished(summary) => {
-                bar.finish_and_clear();
-                return Ok(*summary);
-            }
-            Event::Cancelled { what } => {
-                bar.finish_and_clear();
-                bail!("{what} was cancelled");
-            }
-            Event::Failed { context, message } => {
-                bar.finish_and_clear();
-                return Err(fail(&context, &message));
-            }
-            _ => {}
+    let outcome = wait(worker, id, |update| match update {
+        Update::Loading { what, done, total } => {
+            bar.set_message(format!("loading {what}"));
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
+        Update::TrainingStarted {
+            device,
+            sizes,
+            parameters,
+        } => {
+            bar.set_message(format!("training {fusion}"));
+            bar.set_position(0);
+            if !quiet {
+                say(
+                    &bar,
+                    format!(
+                        "training {fusion} on {dataset} ({device}): train {} · val {} · test {} samples, {parameters} parameters",
+                        sizes[0], sizes[1], sizes[2]
+                    ),
+                );
+            }
+        }
+        Update::Progress(p) => {
+            bar.set_length((p.steps * p.epochs) as u64);
+            bar.set_position(((p.epoch - 1) * p.steps + p.step) as u64);
+            bar.set_message(format!(
+                "{fusion} epoch {}/{} loss {:.3}",
+                p.epoch, p.epochs, p.loss
+            ));
+        }
+        Update::Epoch(report) if !quiet => say(&bar, epoch_line(&report)),
+        _ => {}
+    });
+    bar.finish_and_clear();
+    match outcome? {
+        Outcome::Trained(summary) => Ok(*summary),
+        other => Err(unexpected(&other)),
     }
 }
 
@@ -276,11 +284,10 @@ fn train_command(worker: &WorkerHandle, args: &TrainArgs, dataset: &str) -> anyh
     let config = args.options.config(args.fusion);
     let summary = run_training(worker, dataset, config, args.options.json)?;
     if let Some(dir) = &dir {
-        worker.send(Command::Save { dir: dir.clone() });
-        match next(worker)? {
-            Event::Saved(_) => {}
-            Event::Failed { context, message } => return Err(fail(&context, &message)),
-            other => bail!("unexpected answer from the worker: {other:?}"),
+        let id = worker.start(Job::Save { dir: dir.clone() });
+        match wait(worker, id, |_| {})? {
+            Outcome::Saved(_) => {}
+            other => return Err(unexpected(&other)),
         }
     }
     if args.options.json {
@@ -334,7 +341,8 @@ pub(super) struct Loaded {
     pub load: LoadOptions,
 }
 
-/// Read a model's card, ask the worker to load it, and work out its dataset.
+/// Read a model's card, load it in the worker (waiting until it is current), and work out its
+/// dataset.
 pub(super) fn load_model(
     worker: &WorkerHandle,
     name: &str,
@@ -345,7 +353,11 @@ pub(super) fn load_model(
     let dataset = dataset
         .map_or_else(|| card.dataset.clone(), str::to_owned)
         .parse()?;
-    worker.send(Command::Load { dir: dir.clone() });
+    let id = worker.start(Job::Load { dir: dir.clone() });
+    match wait(worker, id, |_| {})? {
+        Outcome::Loaded { .. } => {}
+        other => return Err(unexpected(&other)),
+    }
     let load = LoadOptions {
         features: card.features.clone(),
         ..LoadOptions::default()
@@ -376,43 +388,36 @@ fn eval_command(
         dataset,
         load,
     } = load_model(worker, &args.model, dataset)?;
-    worker.send(Command::Evaluate {
-        request_id: 1,
+    let id = worker.start(Job::Evaluate {
         dataset,
         load,
         split,
     });
-    loop {
-        match next(worker)? {
-            Event::Evaluated {
-                dataset,
-                split,
-                evaluation,
-                ..
-            } => {
-                if args.json {
-                    let json = serde_json::json!({
-                        "model": dir,
-                        "dataset": dataset,
-                        "split": split,
-                        "classes": card.classes,
-                        "weight_kind": evaluation.weight_kind,
-                        "metrics": evaluation.metrics,
-                        "samples": evaluation.samples,
-                    });
-                    println!("{}", serde_json::to_string(&json)?);
-                } else {
-                    println!("model     {} ({} fusion)", dir.display(), card.model.fusion);
-                    println!("dataset   {dataset} ({} split)", split.name());
-                    print!("{}", render_evaluation(&evaluation, &card.classes));
-                }
-                return Ok(());
-            }
-            Event::Failed { context, message } => return Err(fail(&context, &message)),
-            Event::Cancelled { what } => bail!("{what} was cancelled"),
-            _ => {}
-        }
+    let Outcome::Evaluated {
+        dataset,
+        split,
+        evaluation,
+    } = wait(worker, id, |_| {})?
+    else {
+        bail!("the worker answered the evaluation with something else");
+    };
+    if args.json {
+        let json = serde_json::json!({
+            "model": dir,
+            "dataset": dataset,
+            "split": split,
+            "classes": card.classes,
+            "weight_kind": evaluation.weight_kind,
+            "metrics": evaluation.metrics,
+            "samples": evaluation.samples,
+        });
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        println!("model     {} ({} fusion)", dir.display(), card.model.fusion);
+        println!("dataset   {dataset} ({} split)", split.name());
+        print!("{}", render_evaluation(&evaluation, &card.classes));
     }
+    Ok(())
 }
 
 fn predict_command(worker: &WorkerHandle, args: &PredictArgs) -> anyhow::Result<()> {
@@ -420,37 +425,28 @@ fn predict_command(worker: &WorkerHandle, args: &PredictArgs) -> anyhow::Result<
         bail!("give at least one input: --image FILE, --text \"…\" or --audio FILE.wav");
     }
     let dir = checkpoint::resolve(&args.model);
-    worker.send(Command::Load { dir });
     // Predictions run on the input thread, which gets the model once loading is done.
-    loop {
-        match next(worker)? {
-            Event::Loaded { .. } => break,
-            Event::Failed { context, message } => return Err(fail(&context, &message)),
-            _ => {}
-        }
+    let id = worker.start(Job::Load { dir });
+    match wait(worker, id, |_| {})? {
+        Outcome::Loaded { .. } => {}
+        other => return Err(unexpected(&other)),
     }
-    worker.send(Command::Predict {
-        request_id: 1,
+    let id = worker.start(Job::Predict {
         input: RawInput {
             image: args.image.clone().map(ImageInput::File),
             text: args.text.clone(),
             audio: args.audio.clone().map(AudioInput::File),
         },
     });
-    loop {
-        match next(worker)? {
-            Event::Prediction { prediction, .. } => {
-                if args.json {
-                    println!("{}", serde_json::to_string_pretty(&prediction)?);
-                } else {
-                    print!("{}", render_prediction(&prediction));
-                }
-                return Ok(());
-            }
-            Event::Failed { context, message } => return Err(fail(&context, &message)),
-            _ => {}
-        }
+    let Outcome::Prediction(prediction) = wait(worker, id, |_| {})? else {
+        bail!("the worker answered the prediction with something else");
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&prediction)?);
+    } else {
+        print!("{}", render_prediction(&prediction));
     }
+    Ok(())
 }
 
 fn compare_command(worker: &WorkerHandle, args: &CompareArgs, dataset: &str) -> anyhow::Result<()> {

@@ -2,13 +2,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use clap::Args;
 
 use super::CliProgress;
 use crate::data::{LoadObserver as _, Split};
 use crate::engine::robustness::{Corruption, RobustnessConfig, RobustnessReport, fill_effective};
-use crate::worker::{Command, Event, WorkerHandle};
+use crate::worker::{Job, Outcome, Update, WorkerHandle};
 
 /// Arguments of `fusionlab robustness`.
 #[derive(Debug, Args)]
@@ -47,41 +47,32 @@ pub(super) fn robustness_command(
     let mut context: Option<(String, Split)> = None;
     for name in &args.model {
         let loaded = super::model::load_model(worker, name, dataset)?;
-        worker.send(Command::Robustness {
-            request_id: 1,
+        let id = worker.start(Job::Robustness {
             dataset: loaded.dataset,
             load: loaded.load,
             config: config.clone(),
             compared: false,
         });
         let progress = CliProgress::new(&format!("robustness of {name}"));
-        loop {
-            let Some(event) = worker.recv_timeout(std::time::Duration::from_millis(200)) else {
-                continue;
-            };
-            match event {
-                Event::Loading { done, total, .. } => progress.progress(done, total),
-                Event::Robustness {
-                    dataset,
-                    split,
-                    reports: mut got,
-                    ..
-                } => {
-                    progress.finish();
-                    for r in &mut got {
-                        r.model.clone_from(name);
-                    }
-                    reports.extend(got);
-                    context = Some((dataset, split));
-                    break;
-                }
-                Event::Failed { context, message } => {
-                    progress.finish();
-                    return Err(anyhow!("{context} ({name}): {message}"));
-                }
-                Event::Cancelled { what } => bail!("{what} was cancelled"),
-                _ => {}
+        let outcome = super::model::wait(worker, id, |update| {
+            if let Update::Loading { done, total, .. } = update {
+                progress.progress(done, total);
             }
+        });
+        progress.finish();
+        match outcome.map_err(|e| anyhow!("{e} ({name})"))? {
+            Outcome::Robustness {
+                dataset,
+                split,
+                reports: mut got,
+            } => {
+                for r in &mut got {
+                    r.model.clone_from(name);
+                }
+                reports.extend(got);
+                context = Some((dataset, split));
+            }
+            other => return Err(super::model::unexpected(&other)),
         }
     }
     fill_effective(&mut reports);

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use super::protocol::Event;
+use super::JobCtx;
+use super::error::{JobError, OrCancelled as _};
+use super::protocol::{Outcome, Update};
 use super::run::{State, on_split, prepare, train};
-use super::{CancelToken, EventSender};
 use crate::data::{DatasetSpec, LoadOptions, Sample, Split};
 use crate::engine::contribution::contributions as contribution_rows;
 use crate::engine::robustness::{
@@ -14,26 +15,27 @@ use crate::engine::{Batcher, TrainConfig, check_compatible};
 use crate::model::FusionKind;
 use crate::model::checkpoint::LoadedModel;
 
+/// Train each method in turn; one failing does not stop the others, a stop ends the comparison
+/// with what was trained so far (the best of those becomes current).
 pub(super) fn compare(
     state: &mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
     config: &TrainConfig,
     fusions: &[FusionKind],
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<(), String> {
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
     if fusions.is_empty() {
-        return Err("choose at least one fusion method to compare".into());
+        return Err(JobError::NoMethods);
     }
     state.compared.clear();
     let mut best: Option<(f32, Arc<LoadedModel>)> = None;
     let mut trained = Vec::new();
     for (index, &fusion) in fusions.iter().enumerate() {
-        if cancel.is_cancelled() {
+        if ctx.cancelled() {
             break;
         }
-        events.send(Event::CompareStep {
+        ctx.update(Update::CompareStep {
             index,
             total: fusions.len(),
             fusion,
@@ -42,8 +44,13 @@ pub(super) fn compare(
             fusion,
             ..config.clone()
         };
-        match train(state, spec, load, &config, events, cancel) {
-            Ok(Some(summary)) if !matches!(summary.stop, crate::engine::StopReason::Cancelled) => {
+        match train(state, spec, load, &config, ctx) {
+            Ok(summary) => {
+                let stopped = matches!(summary.stop, crate::engine::StopReason::Cancelled);
+                ctx.update(Update::MethodTrained(Box::new(summary.clone())));
+                if stopped {
+                    break;
+                }
                 let accuracy = summary.val.as_ref().map_or(0.0, |e| e.metrics.accuracy);
                 if let Some(model) = state.model.clone() {
                     if best.as_ref().is_none_or(|(a, _)| accuracy > *a) {
@@ -53,53 +60,49 @@ pub(super) fn compare(
                     trained.push(fusion);
                 }
             }
-            Ok(_) => break,
+            Err(JobError::Cancelled) => break,
             // One method failing (e.g. it diverged) does not stop the others.
-            Err(message) => events.send(Event::Failed {
-                context: format!("Comparing: training {fusion}"),
-                message,
+            Err(e) => ctx.update(Update::MethodFailed {
+                fusion,
+                message: e.to_string(),
             }),
         }
     }
     let card = best.map(|(_, model)| {
         let card = Box::new(model.card.clone());
-        state.set_model_arc(model);
+        state.set_model_arc(model, ctx);
         card
     });
-    events.send(Event::Compared {
+    Ok(Outcome::Compared {
         trained,
         best: card.as_ref().map(|c| c.model.fusion),
         card,
-    });
-    Ok(())
+    })
 }
 
 pub(super) fn robustness(
     state: &mut State,
-    request_id: u64,
     spec: &DatasetSpec,
     load: &LoadOptions,
     config: &RobustnessConfig,
     compared: bool,
-    (events, cancel): (&EventSender, &CancelToken),
-) -> Result<(), String> {
-    config.validate().map_err(|e| e.to_string())?;
-    let Some((split, indices)) = prepare(state, spec, load, None, events, cancel)? else {
-        return Ok(());
-    };
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
+    config.validate()?;
+    let (split, indices) = prepare(state, spec, load, None, ctx)?;
     let models: Vec<Arc<LoadedModel>> = if compared && !state.compared.is_empty() {
         state.compared.clone()
     } else {
         state.model.iter().cloned().collect()
     };
     let Some((_, _, data)) = &state.dataset else {
-        return Err("internal: the dataset vanished".into());
+        return Err(JobError::Internal("the dataset vanished"));
     };
     let samples: Vec<&Sample> = indices.iter().map(|&i| &data.samples[i]).collect();
     let corrupter = Corrupter::new(&data.features, &data.vocab, config.seed);
     let mut reports = Vec::with_capacity(models.len());
     for (k, model) in models.iter().enumerate() {
-        check_compatible(&model.card, data).map_err(|e| e.to_string())?;
+        check_compatible(&model.card, data)?;
         let fusion = model.card.model.fusion;
         let name = if model.card.name.is_empty() {
             fusion.name().to_owned()
@@ -117,14 +120,14 @@ pub(super) fn robustness(
             format!("robustness of {name}")
         };
         let mut progress = |done: usize, total: usize| {
-            events.send(Event::Loading {
+            ctx.update(Update::Loading {
                 what: what.clone(),
                 done,
                 total,
             });
-            !cancel.is_cancelled()
+            !ctx.cancelled()
         };
-        let outcome = measure(
+        let (clean_accuracy, curves) = measure(
             &model.model,
             &batcher,
             &corrupter,
@@ -133,13 +136,7 @@ pub(super) fn robustness(
             config,
             &mut progress,
         )
-        .map_err(|e| e.to_string())?;
-        let Some((clean_accuracy, curves)) = outcome else {
-            events.send(Event::Cancelled {
-                what: "the robustness run".into(),
-            });
-            return Ok(());
-        };
+        .or_cancelled()?;
         reports.push(RobustnessReport {
             model: name,
             fusion,
@@ -150,45 +147,34 @@ pub(super) fn robustness(
         super::release_freed_memory();
     }
     fill_effective(&mut reports);
-    events.send(Event::Robustness {
-        request_id,
+    Ok(Outcome::Robustness {
         dataset: data.name.clone(),
         split,
         reports,
-    });
-    Ok(())
+    })
 }
 
 pub(super) fn contributions(
     state: &mut State,
-    request_id: u64,
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    io: (&EventSender, &CancelToken),
-) -> Result<(), String> {
-    on_split(
-        state,
-        spec,
-        load,
-        split,
-        io,
-        "explaining the dataset",
-        |job| {
-            Ok(contribution_rows(
-                &job.model.model,
-                &job.batcher,
-                &job.samples,
-                job.data.classes.len(),
-                job.cancelled,
-            )?
-            .map(|rows| Event::Contributions {
-                request_id,
-                dataset: job.data.name.clone(),
-                split: job.split,
-                fusion: job.model.card.model.fusion,
-                rows,
-            }))
-        },
-    )
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
+    on_split(state, spec, load, split, ctx, |job| {
+        let rows = contribution_rows(
+            &job.model.model,
+            &job.batcher,
+            &job.samples,
+            job.data.classes.len(),
+            job.cancelled,
+        )
+        .or_cancelled()?;
+        Ok(Outcome::Contributions {
+            dataset: job.data.name.clone(),
+            split: job.split,
+            fusion: job.model.card.model.fusion,
+            rows,
+        })
+    })
 }

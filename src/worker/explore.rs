@@ -1,10 +1,13 @@
 //! Exploring a dataset with the current model: per-sample results for the browser, PCA of each
 //! embedding space, and t-SNE on request.
 
+use super::JobCtx;
+use super::error::{JobError, OrCancelled as _};
 use super::input::chw_to_rgb;
-use super::protocol::{Event, Exploration, ExploredSample, SampleOutcome, SpaceProjection};
+use super::protocol::{
+    Exploration, ExploredSample, Outcome, SampleOutcome, SpaceProjection, Update,
+};
 use super::run::{State, dataset};
-use super::{CancelToken, EventSender};
 use crate::data::{DatasetSpec, LoadOptions, Sample};
 use crate::engine::{self, Batcher, check_compatible};
 use crate::export::EmbeddingRow;
@@ -41,22 +44,18 @@ fn thumb(sample: &Sample, options: &LoadOptions) -> Option<Vec<u8>> {
 
 pub(super) fn explore(
     state: &mut State,
-    request_id: u64,
     spec: &DatasetSpec,
     load: &LoadOptions,
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<(), String> {
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
     let mut load = load.clone();
     if let Some(model) = &state.model {
         load.features = model.card.features.clone();
     }
-    if dataset(state, spec, &load, events, cancel)?.is_none() {
-        return Ok(());
-    }
+    dataset(state, spec, &load, ctx)?;
     super::release_freed_memory();
     let Some((_, _, data)) = &state.dataset else {
-        return Err("internal: the dataset vanished".into());
+        return Err(JobError::Internal("the dataset vanished"));
     };
     let mut samples: Vec<ExploredSample> = data
         .samples
@@ -73,7 +72,6 @@ pub(super) fn explore(
         })
         .collect();
     let mut exploration = Exploration {
-        request_id,
         dataset: data.name.clone(),
         classes: data.classes.clone(),
         thumb_size: load.features.image.size as usize,
@@ -97,13 +95,13 @@ pub(super) fn explore(
             let all: Vec<&Sample> = data.samples.iter().collect();
             let what = format!("running the model over {}", data.name);
             for (c, chunk) in all.chunks(CHUNK).enumerate() {
-                events.send(Event::Loading {
+                ctx.update(Update::Loading {
                     what: what.clone(),
                     done: c * CHUNK,
                     total: all.len(),
                 });
-                let cancelled = || cancel.is_cancelled();
-                let Some(eval) = engine::evaluate(
+                let cancelled = || ctx.cancelled();
+                let eval = engine::evaluate(
                     &model.model,
                     &batcher,
                     chunk,
@@ -111,13 +109,7 @@ pub(super) fn explore(
                     true,
                     &cancelled,
                 )
-                .map_err(|e| e.to_string())?
-                else {
-                    events.send(Event::Cancelled {
-                        what: "exploring the dataset".into(),
-                    });
-                    return Ok(());
-                };
+                .or_cancelled()?;
                 exploration.weight_kind = Some(eval.weight_kind);
                 for r in eval.samples {
                     let i = embeddings.len();
@@ -141,8 +133,7 @@ pub(super) fn explore(
     }
     exploration.samples = samples;
     state.explored = Some(embeddings);
-    events.send(Event::Explored(Box::new(exploration)));
-    Ok(())
+    Ok(Outcome::Explored(Box::new(exploration)))
 }
 
 fn project(embeddings: &Embeddings, space: usize) -> SpaceProjection {
@@ -164,19 +155,15 @@ fn project(embeddings: &Embeddings, space: usize) -> SpaceProjection {
 
 pub(super) fn tsne(
     state: &State,
-    request_id: u64,
     space: usize,
     config: &TsneConfig,
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<(), String> {
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
     let embeddings = state
         .explored
         .as_ref()
         .filter(|e| !e.is_empty())
-        .ok_or_else(|| {
-            "explore a dataset with a model first (the Projections panel does this)".to_owned()
-        })?;
+        .ok_or(JobError::NotExplored)?;
     let available: Vec<usize> = embeddings
         .iter()
         .enumerate()
@@ -193,34 +180,27 @@ pub(super) fn tsne(
         .collect();
     let total = config.iterations;
     let step = |iteration: usize, points: &[[f32; 2]], kl: f32| {
-        events.send(Event::TsneProgress {
-            request_id,
+        ctx.update(Update::TsneProgress {
             iteration,
             total,
             kl,
             points: points.to_vec(),
             samples: samples.clone(),
         });
-        !cancel.is_cancelled()
+        !ctx.cancelled()
     };
     let mut last_kl = f32::NAN;
     let mut tracking = |i: usize, p: &[[f32; 2]], kl: f32| {
         last_kl = kl;
         step(i, p, kl)
     };
-    match run_tsne(&rows, config, &mut tracking)? {
-        Some(points) => events.send(Event::Tsne {
-            request_id,
-            space,
-            points,
-            samples,
-            kl: last_kl,
-        }),
-        None => events.send(Event::Cancelled {
-            what: "t-SNE".into(),
-        }),
-    }
-    Ok(())
+    let points = run_tsne(&rows, config, &mut tracking).or_cancelled()?;
+    Ok(Outcome::Tsne {
+        space,
+        points,
+        samples,
+        kl: last_kl,
+    })
 }
 
 /// Write the TensorBoard pair and the coordinates of one space of the last exploration.
@@ -229,11 +209,9 @@ pub(super) fn export(
     space: usize,
     dir: &std::path::Path,
     points: &[(usize, [f32; 2], String)],
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let (Some(embeddings), Some((_, _, data))) = (&state.explored, &state.dataset) else {
-        return Err(
-            "explore a dataset with a model first (the Projections panel does this)".into(),
-        );
+        return Err(JobError::NotExplored);
     };
     let rows: Vec<EmbeddingRow<'_>> = points
         .iter()
@@ -249,8 +227,9 @@ pub(super) fn export(
             })
         })
         .collect();
-    crate::export::tensorboard(dir, &rows).map_err(|e| e.to_string())?;
-    crate::export::coordinates_csv(&dir.join("coordinates.csv"), &rows).map_err(|e| e.to_string())
+    crate::export::tensorboard(dir, &rows)?;
+    crate::export::coordinates_csv(&dir.join("coordinates.csv"), &rows)?;
+    Ok(())
 }
 
 /// The `k` samples nearest to `sample` in `space` (itself left out), nearest first.
@@ -260,20 +239,18 @@ pub(super) fn neighbours(
     sample: usize,
     k: usize,
     metric: Metric,
-) -> Result<Vec<(usize, f32)>, String> {
-    let embeddings = state.explored.as_ref().ok_or_else(|| {
-        "explore a dataset with a model first (the Projections panel does this)".to_owned()
-    })?;
+) -> Result<Vec<(usize, f32)>, JobError> {
+    let embeddings = state.explored.as_ref().ok_or(JobError::NotExplored)?;
     let rows: Vec<(usize, &[f32])> = embeddings
         .iter()
         .enumerate()
         .filter_map(|(i, e)| e.get(space)?.as_deref().map(|v| (i, v)))
         .collect();
     let Some(at) = rows.iter().position(|(i, _)| *i == sample) else {
-        return Err(format!(
-            "sample {sample} has no {} embedding",
-            super::SPACES.get(space).copied().unwrap_or("such")
-        ));
+        return Err(JobError::NoEmbedding {
+            sample,
+            space: super::SPACES.get(space).copied().unwrap_or("such"),
+        });
     };
     let vectors: Vec<&[f32]> = rows.iter().map(|(_, v)| *v).collect();
     Ok(nearest(&vectors, vectors[at], k, metric, Some(at))

@@ -1,72 +1,121 @@
 //! The input thread: decodes files and dataset samples and answers predictions with its own
 //! handle on the current model, so neither waits for a training run on the main worker thread.
-//! Of several queued predictions only the newest is answered (the user has moved on).
+//! Of several queued predictions only the newest runs; the others end as cancelled.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 
 use candle_core::Device;
 
-use super::EventSender;
-use super::protocol::{DecodedAudio, DecodedImage, DecodedInput, Event, Source};
+use super::error::JobError;
+use super::job::{JobId, JobKind, Registry};
+use super::protocol::{DecodedAudio, DecodedImage, DecodedInput, Outcome, Source};
+use super::{EventSender, run_job};
 use crate::data::audio::read_wav;
 use crate::data::image::{ImageConfig, decode_image_file};
 use crate::data::synthetic::render_sample;
-use crate::engine::{self, RawInput};
+use crate::data::{AudioError, ImageError};
+use crate::engine::{self, EngineError, RawInput};
 use crate::model::checkpoint::LoadedModel;
 
 /// Work for the input thread.
-pub(super) enum Job {
+pub(super) enum Msg {
     /// The model to predict with changed.
     Model(Option<Arc<LoadedModel>>, Device),
     /// Decode something.
-    Decode { request_id: u64, source: Source },
+    Decode(JobId, Source),
     /// Predict.
-    Predict { request_id: u64, input: RawInput },
+    Predict(JobId, RawInput),
     /// End the thread.
     Shutdown,
+}
+
+/// Why an input could not be opened or predicted.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// An image that cannot be decoded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A WAV that cannot be read.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// Preparing or running the model.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// No current model to predict with.
+    #[error("there is no model yet: train one or load one from models/")]
+    NoModel,
+    /// A WAV without samples.
+    #[error("{}: the WAV file has no samples; choose another file", .0.display())]
+    EmptyWav(PathBuf),
+    /// A file that cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A folder given as a text file.
+    #[error("{} is a folder, not a text file", .0.display())]
+    Folder(PathBuf),
+    /// A text file too large for a sentence.
+    #[error("{} is {kib} KiB; a sentence for the model should be under {} KiB", path.display(), MAX_TEXT_BYTES / 1024)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        kib: u64,
+    },
+    /// A text file that is not UTF-8.
+    #[error("{} is not UTF-8 text; save it as UTF-8 and try again", .0.display())]
+    NotUtf8(PathBuf),
+    /// An example folder with none of the three files.
+    #[error("{}: no image.png, sound.wav or text.txt in this example folder", .0.display())]
+    EmptyExample(PathBuf),
+    /// A synthetic sample index past the end.
+    #[error("sample {index} does not exist: {spec} has {samples} samples")]
+    NoSample {
+        /// The index asked for.
+        index: usize,
+        /// The dataset spec.
+        spec: String,
+        /// Its sample count.
+        samples: usize,
+    },
 }
 
 /// Largest side of a decoded image kept for display and prediction (the model sees 32 pixels).
 const MAX_SIDE: u32 = 1024;
 
-pub(super) fn run(jobs: &mpsc::Receiver<Job>, events: &EventSender) {
+pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &Registry) {
     let mut model: Option<Arc<LoadedModel>> = None;
     let mut device = Device::Cpu;
-    while let Ok(first) = jobs.recv() {
+    while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
-        batch.extend(jobs.try_iter());
-        let newest_predict = batch.iter().rposition(|j| matches!(j, Job::Predict { .. }));
-        for (i, job) in batch.into_iter().enumerate() {
-            match job {
-                Job::Shutdown => return,
-                Job::Model(m, d) => {
+        batch.extend(inbox.try_iter());
+        let newest_predict = batch.iter().rposition(|m| matches!(m, Msg::Predict(..)));
+        for (i, msg) in batch.into_iter().enumerate() {
+            match msg {
+                Msg::Shutdown => return,
+                Msg::Model(m, d) => {
                     model = m;
                     device = d;
                 }
-                Job::Decode { request_id, source } => match decode(&source) {
-                    Ok(input) => events.send(Event::Decoded {
-                        request_id,
-                        input: Box::new(input),
-                    }),
-                    Err(message) => events.send(Event::Failed {
-                        context: "Opening an input".into(),
-                        message,
-                    }),
-                },
-                Job::Predict { request_id, input } if Some(i) == newest_predict => {
-                    match predict(model.as_deref(), &device, &input) {
-                        Ok(prediction) => events.send(Event::Prediction {
-                            request_id,
-                            prediction: Box::new(prediction),
-                        }),
-                        Err(message) => events.send(Event::Failed {
-                            context: "Predicting".into(),
-                            message,
-                        }),
-                    }
+                Msg::Decode(id, source) => run_job(registry, events, id, JobKind::Decode, |_| {
+                    Ok(Outcome::Decoded(Box::new(decode(&source)?)))
+                }),
+                Msg::Predict(id, input) => {
+                    // Superseded by a newer request: the user has moved on.
+                    let newest = Some(i) == newest_predict;
+                    run_job(registry, events, id, JobKind::Predict, |_| {
+                        if !newest {
+                            return Err(JobError::Cancelled);
+                        }
+                        let prediction = predict(model.as_deref(), &device, &input)?;
+                        Ok(Outcome::Prediction(Box::new(prediction)))
+                    });
                 }
-                Job::Predict { .. } => {} // superseded by a newer request
             }
         }
         super::release_freed_memory();
@@ -77,11 +126,10 @@ fn predict(
     model: Option<&LoadedModel>,
     device: &Device,
     input: &RawInput,
-) -> Result<engine::Prediction, String> {
-    let model = model
-        .ok_or_else(|| "there is no model yet: train one or load one from models/".to_owned())?;
-    let sample = engine::prepare_input(input, &model.card.features).map_err(|e| e.to_string())?;
-    engine::predict(model, &sample, device).map_err(|e| e.to_string())
+) -> Result<engine::Prediction, InputError> {
+    let model = model.ok_or(InputError::NoModel)?;
+    let sample = engine::prepare_input(input, &model.card.features)?;
+    Ok(engine::predict(model, &sample, device)?)
 }
 
 fn file_name(path: &Path) -> String {
@@ -91,9 +139,9 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-fn decode_image(path: &Path) -> Result<DecodedImage, String> {
+fn decode_image(path: &Path) -> Result<DecodedImage, InputError> {
     let cfg = ImageConfig::default();
-    let image = decode_image_file(path, &cfg).map_err(|e| e.to_string())?;
+    let image = decode_image_file(path, &cfg)?;
     let image = if image.width().max(image.height()) > MAX_SIDE {
         image.resize(MAX_SIDE, MAX_SIDE, ::image::imageops::FilterType::Triangle)
     } else {
@@ -116,14 +164,10 @@ fn decode_image(path: &Path) -> Result<DecodedImage, String> {
     })
 }
 
-fn decode_audio(path: &Path) -> Result<DecodedAudio, String> {
-    let wave = read_wav(path, crate::data::audio::AudioConfig::default().max_seconds)
-        .map_err(|e| e.to_string())?;
+fn decode_audio(path: &Path) -> Result<DecodedAudio, InputError> {
+    let wave = read_wav(path, crate::data::audio::AudioConfig::default().max_seconds)?;
     if wave.samples.is_empty() {
-        return Err(format!(
-            "{}: the WAV file has no samples; choose another file",
-            path.display()
-        ));
+        return Err(InputError::EmptyWav(path.to_path_buf()));
     }
     Ok(DecodedAudio {
         name: file_name(path),
@@ -135,28 +179,25 @@ fn decode_audio(path: &Path) -> Result<DecodedAudio, String> {
 /// Largest text file accepted as an input.
 const MAX_TEXT_BYTES: u64 = 64 * 1024;
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_text(path: &Path) -> Result<String, InputError> {
+    let read = |source| InputError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
     if meta.is_dir() {
-        return Err(format!("{} is a folder, not a text file", path.display()));
+        return Err(InputError::Folder(path.to_path_buf()));
     }
     if meta.len() > MAX_TEXT_BYTES {
-        return Err(format!(
-            "{} is {} KiB; a sentence for the model should be under {} KiB",
-            path.display(),
-            meta.len() / 1024,
-            MAX_TEXT_BYTES / 1024
-        ));
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            kib: meta.len() / 1024,
+        });
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(read)?;
     String::from_utf8(bytes)
         .map(|t| t.trim().to_owned())
-        .map_err(|_| {
-            format!(
-                "{} is not UTF-8 text; save it as UTF-8 and try again",
-                path.display()
-            )
-        })
+        .map_err(|_| InputError::NotUtf8(path.to_path_buf()))
 }
 
 /// RGB bytes from `[0, 1]` CHW planes.
@@ -177,7 +218,7 @@ pub(crate) fn chw_to_rgb(chw: &[f32], size: usize) -> Vec<u8> {
 }
 
 /// Decode a source (also used by tests through the worker).
-pub(super) fn decode(source: &Source) -> Result<DecodedInput, String> {
+pub(super) fn decode(source: &Source) -> Result<DecodedInput, InputError> {
     match source {
         Source::ImageFile(path) => Ok(DecodedInput {
             image: Some(decode_image(path)?),
@@ -199,10 +240,7 @@ pub(super) fn decode(source: &Source) -> Result<DecodedInput, String> {
                 text: part("text.txt").as_deref().map(read_text).transpose()?,
             };
             if input == DecodedInput::default() {
-                return Err(format!(
-                    "{}: no image.png, sound.wav or text.txt in this example folder",
-                    dir.display()
-                ));
+                return Err(InputError::EmptyExample(dir.clone()));
             }
             Ok(input)
         }
@@ -217,11 +255,11 @@ pub(super) fn decode(source: &Source) -> Result<DecodedInput, String> {
             index,
         } => {
             if *index >= config.samples {
-                return Err(format!(
-                    "sample {index} does not exist: {} has {} samples",
-                    config.spec(),
-                    config.samples
-                ));
+                return Err(InputError::NoSample {
+                    index: *index,
+                    spec: config.spec(),
+                    samples: config.samples,
+                });
             }
             let r = render_sample(config, features, *index);
             let size = features.image.size;

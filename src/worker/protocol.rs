@@ -3,160 +3,64 @@
 use std::path::PathBuf;
 
 use crate::data::synthetic::SyntheticConfig;
-use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split, Summary};
+use crate::data::{FeatureConfig, Origin, Split, Summary};
 use crate::engine::contribution::ContributionRow;
-use crate::engine::robustness::{RobustnessConfig, RobustnessReport};
-use crate::engine::{
-    EpochReport, Evaluation, Prediction, Progress, RawInput, StopReason, TrainConfig,
-};
+use crate::engine::robustness::RobustnessReport;
+use crate::engine::{EpochReport, Evaluation, Prediction, Progress, StopReason};
 use crate::model::checkpoint::ModelCard;
 use crate::model::{FusionKind, WeightKind};
-use crate::viz::knn::Metric;
 use crate::viz::pca::Pca;
-use crate::viz::tsne::TsneConfig;
 
-/// A request to the worker.
-#[derive(Clone, Debug)]
-pub enum Command {
-    /// Load (or reuse) the dataset and train a new model on it; it replaces the current model.
-    Train {
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-        /// Settings.
-        config: TrainConfig,
-    },
-    /// Evaluate the current model on a split of a dataset (per-sample results included).
-    Evaluate {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-        /// Which split; `None` = test, or validation when there is no test split.
-        split: Option<Split>,
-    },
-    /// Predict one input with the current model.
-    Predict {
-        /// Echoed in the answer, so stale answers can be ignored.
-        request_id: u64,
-        /// Any subset of image, text and audio.
-        input: RawInput,
-    },
-    /// Save the current model into this folder (atomically).
-    Save {
-        /// Target folder (`models/<name>`).
-        dir: PathBuf,
-    },
-    /// Load a model folder; it becomes the current model.
-    Load {
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// Decode a file or a dataset sample into displayable, predictable inputs. Runs on the input
-    /// thread, so it never waits for training.
-    Decode {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// What to decode.
-        source: Source,
-    },
-    /// Load (or reuse) a dataset and run the current model over every sample: per-sample results
-    /// for browsing, and PCA projections of each embedding space. Without a compatible model the
-    /// samples still come back, without predictions.
-    Explore {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-    },
-    /// t-SNE of one embedding space of the last exploration (streams [`Event::TsneProgress`]).
-    Tsne {
-        /// Echoed in the answers.
-        request_id: u64,
-        /// 0 image, 1 text, 2 audio, 3 fused.
-        space: usize,
-        /// Settings.
-        config: TsneConfig,
-    },
-    /// The nearest neighbours of one sample in one embedding space of the last exploration.
-    Neighbours {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// 0 image, 1 text, 2 audio, 3 fused.
-        space: usize,
-        /// The sample (index into the exploration).
-        sample: usize,
-        /// How many.
-        k: usize,
-        /// Distance.
-        metric: Metric,
-    },
-    /// Train each of `fusions` in turn with the same settings and seed (the usual training events
-    /// for each, framed by [`Event::CompareStep`] and [`Event::Compared`]). The trained models are
-    /// kept for [`Command::Robustness`]; the best by validation accuracy becomes current.
-    Compare {
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-        /// Settings shared by every method (its `fusion` is replaced).
-        config: TrainConfig,
-        /// Methods, in order.
-        fusions: Vec<FusionKind>,
-    },
-    /// Accuracy under corrupted inputs (test split, else validation) for the current model, or
-    /// for every model of the last comparison.
-    Robustness {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-        /// Corruptions, levels, seed.
-        config: RobustnessConfig,
-        /// Measure every compared model instead of only the current one.
-        compared: bool,
-    },
-    /// Mean native and Shapley modality weights of the current model, overall and per class.
-    Contributions {
-        /// Echoed in the answer.
-        request_id: u64,
-        /// The dataset.
-        dataset: DatasetSpec,
-        /// How to load it.
-        load: LoadOptions,
-        /// Which split; `None` = test, or validation when there is no test split.
-        split: Option<Split>,
-    },
-    /// Write one embedding space of the last exploration as the TensorBoard projector pair
-    /// (`vectors.tsv`, `metadata.tsv`) plus `coordinates.csv`, into folder `dir`.
-    ExportEmbeddings {
-        /// 0 image, 1 text, 2 audio, 3 fused.
-        space: usize,
-        /// Target folder (created).
-        dir: PathBuf,
-        /// `(sample index, shown 2-D coordinates, predicted class name)` per point.
-        points: Vec<(usize, [f32; 2], String)>,
-    },
-    /// Stop the running job (training, evaluation or dataset loading) within one batch.
-    /// Never queued: [`super::WorkerHandle::send`] flips the cancel flag.
-    Cancel,
-    /// End the thread (sent when the handle is dropped).
-    Shutdown,
-}
+use super::job::{JobId, JobKind};
 
-/// What the worker reports.
+/// What the worker reports: every event belongs to one job.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// A dataset is being decoded: `done` of `total` items.
+    /// The job moved on; more events follow.
+    Update {
+        /// The job.
+        job: JobId,
+        /// Its kind.
+        kind: JobKind,
+        /// What happened.
+        update: Update,
+    },
+    /// The job ended; exactly one of these per started job, and nothing about it follows.
+    End {
+        /// The job.
+        job: JobId,
+        /// Its kind.
+        kind: JobKind,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+impl Event {
+    /// The job it belongs to.
+    pub fn job(&self) -> JobId {
+        match self {
+            Self::Update { job, .. } | Self::End { job, .. } => *job,
+        }
+    }
+    /// That job's kind.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::Update { kind, .. } | Self::End { kind, .. } => *kind,
+        }
+    }
+    /// Is it the job's last event?
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::End { .. })
+    }
+}
+
+/// Progress and partial results of a running job.
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// Work in items: a dataset decoding, an evaluation, a robustness sweep.
     Loading {
-        /// What is loading.
+        /// What is being done.
         what: String,
         /// Items done.
         done: usize,
@@ -165,7 +69,7 @@ pub enum Event {
     },
     /// A dataset is ready.
     DatasetReady(Box<Summary>),
-    /// Training started.
+    /// Training of one model started.
     TrainingStarted {
         /// `cpu`, `cuda:0`, …
         device: String,
@@ -178,88 +82,9 @@ pub enum Event {
     Progress(Progress),
     /// An epoch finished.
     Epoch(Box<EpochReport>),
-    /// Training ended normally, early or by cancel; the model is now the current model.
-    TrainingFinished(Box<TrainingSummary>),
-    /// An evaluation finished.
-    Evaluated {
-        /// From the command.
-        request_id: u64,
-        /// Dataset name.
-        dataset: String,
-        /// The split evaluated.
-        split: Split,
-        /// Metrics and per-sample results.
-        evaluation: Box<Evaluation>,
-    },
-    /// A prediction.
-    Prediction {
-        /// From the command.
-        request_id: u64,
-        /// The answer.
-        prediction: Box<Prediction>,
-    },
-    /// The model was saved.
-    Saved(PathBuf),
-    /// A model was loaded and is now the current model.
-    Loaded {
-        /// Its folder.
-        dir: PathBuf,
-        /// Its description.
-        card: Box<ModelCard>,
-    },
-    /// A job stopped because the user cancelled it (not an error).
-    Cancelled {
-        /// What was cancelled.
-        what: String,
-    },
-    /// A decoded input.
-    Decoded {
-        /// From the command.
-        request_id: u64,
-        /// What came out.
-        input: Box<DecodedInput>,
-    },
-    /// A dataset explored with the current model.
-    Explored(Box<Exploration>),
-    /// t-SNE is running: the layout so far.
-    TsneProgress {
-        /// From the command.
-        request_id: u64,
-        /// Iterations done.
-        iteration: usize,
-        /// Iterations in all.
-        total: usize,
-        /// KL divergence now.
-        kl: f32,
-        /// Current layout, one point per entry of [`Event::Tsne`]'s `samples`.
-        points: Vec<[f32; 2]>,
-        /// Sample indices (into the exploration) of the points.
-        samples: Vec<usize>,
-    },
-    /// Nearest neighbours of a sample.
-    Neighbours {
-        /// From the command.
-        request_id: u64,
-        /// The space.
-        space: usize,
-        /// The sample asked about.
-        sample: usize,
-        /// `(sample index, distance)`, nearest first.
-        neighbours: Vec<(usize, f32)>,
-    },
-    /// t-SNE finished.
-    Tsne {
-        /// From the command.
-        request_id: u64,
-        /// The space.
-        space: usize,
-        /// Final layout.
-        points: Vec<[f32; 2]>,
-        /// Sample indices (into the exploration) of the points.
-        samples: Vec<usize>,
-        /// Final KL divergence.
-        kl: f32,
-    },
+    /// The worker's current model changed (a run finished, diverged and kept its last good
+    /// weights, or a comparison picked its best); predictions now use this model.
+    ModelChanged(Box<ModelCard>),
     /// A comparison moves on to method `index` of `total`.
     CompareStep {
         /// 0-based position.
@@ -269,7 +94,80 @@ pub enum Event {
         /// The method about to train.
         fusion: FusionKind,
     },
-    /// A comparison ended (finished or cancelled).
+    /// A comparison finished training one method.
+    MethodTrained(Box<TrainingSummary>),
+    /// A comparison's method failed (e.g. it diverged); the comparison goes on with the next.
+    MethodFailed {
+        /// The method.
+        fusion: FusionKind,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// t-SNE is running: the layout so far.
+    TsneProgress {
+        /// Iterations done.
+        iteration: usize,
+        /// Iterations in all.
+        total: usize,
+        /// KL divergence now.
+        kl: f32,
+        /// Current layout, one point per entry of `samples`.
+        points: Vec<[f32; 2]>,
+        /// Sample indices (into the exploration) of the points.
+        samples: Vec<usize>,
+    },
+}
+
+/// How a job ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Training ended normally, early or by cancel; its model is now the current model.
+    Trained(Box<TrainingSummary>),
+    /// An evaluation finished.
+    Evaluated {
+        /// Dataset name.
+        dataset: String,
+        /// The split evaluated.
+        split: Split,
+        /// Metrics and per-sample results.
+        evaluation: Box<Evaluation>,
+    },
+    /// A prediction.
+    Prediction(Box<Prediction>),
+    /// The model was saved.
+    Saved(PathBuf),
+    /// A model was loaded and is now the current model.
+    Loaded {
+        /// Its folder.
+        dir: PathBuf,
+        /// Its description.
+        card: Box<ModelCard>,
+    },
+    /// A decoded input.
+    Decoded(Box<DecodedInput>),
+    /// A dataset explored with the current model.
+    Explored(Box<Exploration>),
+    /// t-SNE finished.
+    Tsne {
+        /// The space.
+        space: usize,
+        /// Final layout.
+        points: Vec<[f32; 2]>,
+        /// Sample indices (into the exploration) of the points.
+        samples: Vec<usize>,
+        /// Final KL divergence.
+        kl: f32,
+    },
+    /// Nearest neighbours of a sample.
+    Neighbours {
+        /// The space.
+        space: usize,
+        /// The sample asked about.
+        sample: usize,
+        /// `(sample index, distance)`, nearest first.
+        neighbours: Vec<(usize, f32)>,
+    },
+    /// A comparison ended (finished or stopped part-way).
     Compared {
         /// Methods that finished training, in order.
         trained: Vec<FusionKind>,
@@ -280,8 +178,6 @@ pub enum Event {
     },
     /// A robustness run finished.
     Robustness {
-        /// From the command.
-        request_id: u64,
         /// Dataset name.
         dataset: String,
         /// The split measured.
@@ -291,8 +187,6 @@ pub enum Event {
     },
     /// Modality contributions of the current model.
     Contributions {
-        /// From the command.
-        request_id: u64,
         /// Dataset name.
         dataset: String,
         /// The split used.
@@ -304,15 +198,13 @@ pub enum Event {
     },
     /// Files were written.
     Exported {
-        /// What ("embeddings").
-        what: String,
         /// Where.
         path: PathBuf,
     },
-    /// Something failed; every error is reported once, here. The worker keeps running.
+    /// The user stopped the job (or a newer prediction replaced it); not an error.
+    Cancelled,
+    /// The job failed; every error is reported once, here. The worker keeps running.
     Failed {
-        /// What was being done ("Training", "Loading the model", …).
-        context: String,
         /// What went wrong and what to do.
         message: String,
     },
@@ -451,8 +343,6 @@ pub struct SpaceProjection {
 /// The result of [`Command::Explore`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exploration {
-    /// From the command.
-    pub request_id: u64,
     /// Dataset name.
     pub dataset: String,
     /// Class names.

@@ -1,5 +1,5 @@
-//! The worker loop: owns the device, the current model and a cached dataset; every error
-//! becomes exactly one `Failed` event and the loop goes on.
+//! The worker loop: owns the device, the current model and a cached dataset; runs one job at a
+//! time, each to exactly one terminal event, and goes on whatever happened.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use candle_core::Device;
 
-use super::input::Job;
-use super::protocol::{Command, Event, TrainingSummary};
-use super::{CancelToken, EventSender, analysis, explore};
+use super::error::{JobError, OrCancelled as _};
+use super::input::Msg;
+use super::job::{Job, Registry};
+use super::protocol::{Outcome, TrainingSummary, Update};
+use super::{EventSender, Inbox, JobCtx, analysis, explore, run_job};
 use crate::data::{Dataset, DatasetSpec, LoadObserver, LoadOptions, Sample, Split, load_dataset};
 use crate::engine::{
     self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
@@ -25,61 +27,62 @@ pub(super) struct State {
     pub(super) explored: Option<explore::Embeddings>,
     /// Models of the last comparison, in method order.
     pub(super) compared: Vec<Arc<LoadedModel>>,
-    jobs: mpsc::Sender<Job>,
+    inputs: mpsc::Sender<Msg>,
 }
 
 impl State {
-    /// Make `model` current here and on the input thread.
-    fn set_model(&mut self, model: LoadedModel) {
-        self.set_model_arc(Arc::new(model));
+    /// Make `model` current here and on the input thread, and tell the job's listener.
+    fn set_model(&mut self, model: LoadedModel, ctx: &JobCtx<'_>) {
+        self.set_model_arc(Arc::new(model), ctx);
     }
 
-    /// Make a shared `model` current here and on the input thread.
-    pub(super) fn set_model_arc(&mut self, model: Arc<LoadedModel>) {
-        self.jobs
-            .send(Job::Model(Some(model.clone()), self.device.clone()))
+    /// Make a shared `model` current here and on the input thread, and tell the job's listener.
+    pub(super) fn set_model_arc(&mut self, model: Arc<LoadedModel>, ctx: &JobCtx<'_>) {
+        self.inputs
+            .send(Msg::Model(Some(model.clone()), self.device.clone()))
             .ok();
+        ctx.update(Update::ModelChanged(Box::new(model.card.clone())));
         self.model = Some(model);
         self.explored = None;
     }
 }
 
+/// Forwards the engine's progress and cancel checks to a job.
 pub(super) struct Observer<'a> {
-    pub(super) events: &'a EventSender,
-    pub(super) cancel: &'a CancelToken,
+    pub(super) ctx: &'a JobCtx<'a>,
     pub(super) what: String,
 }
 
 impl LoadObserver for Observer<'_> {
     fn progress(&self, done: usize, total: usize) {
-        self.events.send(Event::Loading {
+        self.ctx.update(Update::Loading {
             what: self.what.clone(),
             done,
             total,
         });
     }
     fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.ctx.cancelled()
     }
 }
 
 impl TrainObserver for Observer<'_> {
     fn progress(&self, progress: &Progress) {
-        self.events.send(Event::Progress(progress.clone()));
+        self.ctx.update(Update::Progress(progress.clone()));
     }
     fn epoch(&self, report: &EpochReport) {
-        self.events.send(Event::Epoch(Box::new(report.clone())));
+        self.ctx.update(Update::Epoch(Box::new(report.clone())));
     }
     fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.ctx.cancelled()
     }
 }
 
 pub(super) fn run(
-    commands: &mpsc::Receiver<Command>,
+    inbox: &mpsc::Receiver<Inbox>,
     events: &EventSender,
-    cancel: &CancelToken,
-    jobs: &mpsc::Sender<Job>,
+    registry: &Registry,
+    inputs: &mpsc::Sender<Msg>,
 ) {
     let device = device::open(device::DeviceChoice::Auto).unwrap_or(Device::Cpu);
     let mut state = State {
@@ -88,137 +91,76 @@ pub(super) fn run(
         dataset: None,
         explored: None,
         compared: Vec::new(),
-        jobs: jobs.clone(),
+        inputs: inputs.clone(),
     };
-    while let Ok(cmd) = commands.recv() {
-        let result = match cmd {
-            Command::Shutdown => break,
-            Command::Cancel => Ok(()),
-            Command::Train {
-                dataset,
-                load,
-                config,
-            } => train(&mut state, &dataset, &load, &config, events, cancel)
-                .map(|_| ())
-                .map_err(|e| ("Training", e)),
-            Command::Compare {
-                dataset,
-                load,
-                config,
-                fusions,
-            } => analysis::compare(
-                &mut state, &dataset, &load, &config, &fusions, events, cancel,
-            )
-            .map_err(|e| ("Comparing fusion methods", e)),
-            Command::Robustness {
-                request_id,
-                dataset,
-                load,
-                config,
-                compared,
-            } => analysis::robustness(
-                &mut state,
-                request_id,
-                &dataset,
-                &load,
-                &config,
-                compared,
-                (events, cancel),
-            )
-            .map_err(|e| ("Measuring robustness", e)),
-            Command::Contributions {
-                request_id,
-                dataset,
-                load,
-                split,
-            } => analysis::contributions(
-                &mut state,
-                request_id,
-                &dataset,
-                &load,
-                split,
-                (events, cancel),
-            )
-            .map_err(|e| ("Explaining the dataset", e)),
-            Command::Evaluate {
-                request_id,
-                dataset,
-                load,
-                split,
-            } => evaluate(
-                &mut state,
-                request_id,
-                &dataset,
-                &load,
-                split,
-                (events, cancel),
-            )
-            .map_err(|e| ("Evaluating", e)),
-            // The handle routes these to the input thread; answer anyway if one arrives here.
-            Command::Predict { request_id, input } => {
-                jobs.send(Job::Predict { request_id, input }).ok();
-                Ok(())
-            }
-            Command::Decode { request_id, source } => {
-                jobs.send(Job::Decode { request_id, source }).ok();
-                Ok(())
-            }
-            Command::Explore {
-                request_id,
-                dataset,
-                load,
-            } => explore::explore(&mut state, request_id, &dataset, &load, events, cancel)
-                .map_err(|e| ("Exploring the dataset", e)),
-            Command::Tsne {
-                request_id,
-                space,
-                config,
-            } => explore::tsne(&state, request_id, space, &config, events, cancel)
-                .map_err(|e| ("Computing t-SNE", e)),
-            Command::Neighbours {
-                request_id,
+    while let Ok(Inbox::Job(id, job)) = inbox.recv() {
+        let kind = job.kind();
+        run_job(registry, events, id, kind, |ctx| {
+            dispatch(&mut state, job, ctx)
+        });
+        super::release_freed_memory();
+    }
+}
+
+/// Run one job on the worker thread.
+fn dispatch(state: &mut State, job: Job, ctx: &JobCtx<'_>) -> Result<Outcome, JobError> {
+    match job {
+        Job::Train {
+            dataset,
+            load,
+            config,
+        } => train(state, &dataset, &load, &config, ctx)
+            .map(|summary| Outcome::Trained(Box::new(summary))),
+        Job::Compare {
+            dataset,
+            load,
+            config,
+            fusions,
+        } => analysis::compare(state, &dataset, &load, &config, &fusions, ctx),
+        Job::Robustness {
+            dataset,
+            load,
+            config,
+            compared,
+        } => analysis::robustness(state, &dataset, &load, &config, compared, ctx),
+        Job::Contributions {
+            dataset,
+            load,
+            split,
+        } => analysis::contributions(state, &dataset, &load, split, ctx),
+        Job::Evaluate {
+            dataset,
+            load,
+            split,
+        } => evaluate(state, &dataset, &load, split, ctx),
+        Job::Explore { dataset, load } => explore::explore(state, &dataset, &load, ctx),
+        Job::Tsne { space, config } => explore::tsne(state, space, &config, ctx),
+        Job::Neighbours {
+            space,
+            sample,
+            k,
+            metric,
+        } => explore::neighbours(state, space, sample, k, metric).map(|neighbours| {
+            Outcome::Neighbours {
                 space,
                 sample,
-                k,
-                metric,
-            } => explore::neighbours(&state, space, sample, k, metric)
-                .map(|neighbours| {
-                    events.send(Event::Neighbours {
-                        request_id,
-                        space,
-                        sample,
-                        neighbours,
-                    });
-                })
-                .map_err(|e| ("Finding neighbours", e)),
-            Command::ExportEmbeddings { space, dir, points } => {
-                explore::export(&state, space, &dir, &points)
-                    .map(|()| {
-                        events.send(Event::Exported {
-                            what: "embeddings".into(),
-                            path: dir,
-                        });
-                    })
-                    .map_err(|e| ("Exporting embeddings", e))
+                neighbours,
             }
-            Command::Save { dir } => save(&mut state, &dir)
-                .map(|()| events.send(Event::Saved(dir)))
-                .map_err(|e| ("Saving the model", e)),
-            Command::Load { dir } => checkpoint::load(&dir, &state.device)
-                .map(|loaded| {
-                    let card = Box::new(loaded.card.clone());
-                    state.set_model(loaded);
-                    events.send(Event::Loaded { dir, card });
-                })
-                .map_err(|e| ("Loading the model", e.to_string())),
-        };
-        if let Err((context, message)) = result {
-            events.send(Event::Failed {
-                context: context.to_owned(),
-                message,
-            });
+        }),
+        Job::ExportEmbeddings { space, dir, points } => {
+            explore::export(state, space, &dir, &points).map(|()| Outcome::Exported { path: dir })
         }
-        super::release_freed_memory();
+        Job::Save { dir } => save(state, &dir).map(|()| Outcome::Saved(dir)),
+        Job::Load { dir } => {
+            let loaded = checkpoint::load(&dir, &state.device)?;
+            let card = Box::new(loaded.card.clone());
+            state.set_model(loaded, ctx);
+            Ok(Outcome::Loaded { dir, card })
+        }
+        // The handle routes these to the input thread and never sends them here.
+        Job::Predict { .. } | Job::Decode { .. } => Err(JobError::Internal(
+            "an input job reached the training thread",
+        )),
     }
 }
 
@@ -227,33 +169,25 @@ pub(super) fn dataset<'s>(
     state: &'s mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<Option<&'s Dataset>, String> {
+    ctx: &JobCtx<'_>,
+) -> Result<&'s Dataset, JobError> {
     let key = spec.to_string();
     let cached = matches!(&state.dataset, Some((k, o, _)) if *k == key && o == load);
     if !cached {
         state.dataset = None;
         let observer = Observer {
-            events,
-            cancel,
+            ctx,
             what: key.clone(),
         };
-        let throttled = Throttled::new(&observer);
-        let dataset = match load_dataset(spec, load, &throttled) {
-            Ok(d) => d,
-            Err(crate::data::DatasetError::Cancelled) => {
-                events.send(Event::Cancelled {
-                    what: format!("loading {key}"),
-                });
-                return Ok(None);
-            }
-            Err(e) => return Err(format!("{e}")),
-        };
-        events.send(Event::DatasetReady(Box::new(dataset.summary())));
+        let dataset = load_dataset(spec, load, &Throttled::new(&observer))?;
+        ctx.update(Update::DatasetReady(Box::new(dataset.summary())));
         state.dataset = Some((key, load.clone(), dataset));
     }
-    Ok(state.dataset.as_ref().map(|(_, _, d)| d))
+    state
+        .dataset
+        .as_ref()
+        .map(|(_, _, d)| d)
+        .ok_or(JobError::Internal("the dataset vanished"))
 }
 
 /// Forwards load progress at most ten times a second.
@@ -287,25 +221,21 @@ impl LoadObserver for Throttled<'_> {
     }
 }
 
-/// Train and make the result current; `Ok(None)` when loading the data was cancelled.
+/// Train and make the result current. A run that diverged keeps its last good weights as the
+/// current model (listeners hear `ModelChanged`) and fails with what to try.
 pub(super) fn train(
     state: &mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
     config: &TrainConfig,
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<Option<TrainingSummary>, String> {
-    config.validate().map_err(|e| e.to_string())?;
-    let device = device::open(config.device)?;
-    let train_device = device.clone();
-    let Some(data) = dataset(state, spec, load, events, cancel)? else {
-        return Ok(None);
-    };
+    ctx: &JobCtx<'_>,
+) -> Result<TrainingSummary, JobError> {
+    config.validate()?;
+    let train_device = device::open(config.device)?;
+    let data = dataset(state, spec, load, ctx)?;
     let (tr, va, te) = engine::split_indices(data, config.seed);
     let observer = Observer {
-        events,
-        cancel,
+        ctx,
         what: "training".into(),
     };
     let model_cfg = config.model_config(data.classes.len(), data.vocab.len(), &data.features);
@@ -313,13 +243,12 @@ pub(super) fn train(
     let parameters = crate::model::FusionModel::new(&model_cfg, &probe, &Device::Cpu)
         .map(|_| probe.parameter_count())
         .unwrap_or(0);
-    events.send(Event::TrainingStarted {
+    ctx.update(Update::TrainingStarted {
         device: device::label(&train_device),
         sizes: [tr.len(), va.len(), te.len()],
         parameters,
     });
-    let outcome =
-        engine::train(data, config, &train_device, &observer).map_err(|e| e.to_string())?;
+    let outcome = engine::train(data, config, &train_device, &observer)?;
     let mut card = outcome.model.card.clone();
     card.name = String::new();
     let summary = TrainingSummary {
@@ -333,49 +262,44 @@ pub(super) fn train(
         card,
     };
     state.device = train_device;
-    state.set_model(outcome.model);
-    match &summary.stop {
-        StopReason::NonFinite { epoch, step, what } => Err(format!(
-            "the {what} at epoch {epoch}, step {step}; training stopped there and the weights from the last good step are kept (you can still save or evaluate them). Try a lower learning rate (now {}), keep gradient clipping on, or look for broken values in the data",
-            config.learning_rate
-        )),
-        _ => {
-            events.send(Event::TrainingFinished(Box::new(summary.clone())));
-            Ok(Some(summary))
-        }
+    state.set_model(outcome.model, ctx);
+    match summary.stop {
+        StopReason::NonFinite { epoch, step, what } => Err(JobError::Diverged {
+            what,
+            epoch,
+            step,
+            learning_rate: config.learning_rate,
+        }),
+        _ => Ok(summary),
     }
 }
 
-pub(super) fn current(state: &State) -> Result<&LoadedModel, String> {
-    state
-        .model
-        .as_deref()
-        .ok_or_else(|| "there is no model yet: train one or load one from models/".to_owned())
+pub(super) fn current(state: &State) -> Result<&LoadedModel, JobError> {
+    state.model.as_deref().ok_or(JobError::NoModel)
 }
 
 fn evaluate(
     state: &mut State,
-    request_id: u64,
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    io: (&EventSender, &CancelToken),
-) -> Result<(), String> {
-    on_split(state, spec, load, split, io, "evaluation", |job| {
-        Ok(engine::evaluate(
+    ctx: &JobCtx<'_>,
+) -> Result<Outcome, JobError> {
+    on_split(state, spec, load, split, ctx, |job| {
+        let evaluation = engine::evaluate(
             &job.model.model,
             &job.batcher,
             &job.samples,
             job.data.classes.len(),
             true,
             job.cancelled,
-        )?
-        .map(|evaluation| Event::Evaluated {
-            request_id,
+        )
+        .or_cancelled()?;
+        Ok(Outcome::Evaluated {
             dataset: job.data.name.clone(),
             split: job.split,
             evaluation: Box::new(evaluation),
-        }))
+        })
     })
 }
 
@@ -395,24 +319,20 @@ pub(super) struct SplitJob<'s> {
     pub(super) cancelled: &'s dyn Fn() -> bool,
 }
 
-/// Load `spec` for the current model, pick `split`, run `job` on it and send the event it makes;
-/// a cancelled job (`Ok(None)`) sends `Cancelled { what }` instead.
+/// Load `spec` for the current model, pick `split` and run `job` on it.
 pub(super) fn on_split(
     state: &mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    (events, cancel): (&EventSender, &CancelToken),
-    what: &str,
-    job: impl FnOnce(&SplitJob<'_>) -> Result<Option<Event>, engine::EngineError>,
-) -> Result<(), String> {
-    let Some((split, indices)) = prepare(state, spec, load, split, events, cancel)? else {
-        return Ok(());
-    };
+    ctx: &JobCtx<'_>,
+    job: impl FnOnce(&SplitJob<'_>) -> Result<Outcome, JobError>,
+) -> Result<Outcome, JobError> {
+    let (split, indices) = prepare(state, spec, load, split, ctx)?;
     let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
-        return Err("internal: model or dataset vanished".into());
+        return Err(JobError::Internal("the model or the dataset vanished"));
     };
-    let cancelled = || cancel.is_cancelled();
+    let cancelled = || ctx.cancelled();
     let input = SplitJob {
         model,
         data,
@@ -425,35 +345,28 @@ pub(super) fn on_split(
         },
         cancelled: &cancelled,
     };
-    match job(&input).map_err(|e| e.to_string())? {
-        Some(event) => events.send(event),
-        None => events.send(Event::Cancelled { what: what.into() }),
-    }
-    Ok(())
+    job(&input)
 }
 
 /// Load `spec` the way the current model expects, check they fit, and pick the split's sample
-/// indices (`None` = test, else validation). `Ok(None)` when loading was cancelled.
+/// indices (`None` = test, else validation).
 pub(super) fn prepare(
     state: &mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
     split: Option<Split>,
-    events: &EventSender,
-    cancel: &CancelToken,
-) -> Result<Option<(Split, Vec<usize>)>, String> {
-    current(state)?;
-    let mut load = load.clone();
-    if let Some(model) = &state.model {
-        load.features = model.card.features.clone();
-    }
-    if dataset(state, spec, &load, events, cancel)?.is_none() {
-        return Ok(None);
-    }
-    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
-        return Err("internal: model or dataset vanished".into());
+    ctx: &JobCtx<'_>,
+) -> Result<(Split, Vec<usize>), JobError> {
+    let features = current(state)?.card.features.clone();
+    let load = LoadOptions {
+        features,
+        ..load.clone()
     };
-    check_compatible(&model.card, data).map_err(|e| e.to_string())?;
+    dataset(state, spec, &load, ctx)?;
+    let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
+        return Err(JobError::Internal("the model or the dataset vanished"));
+    };
+    check_compatible(&model.card, data)?;
     let (train, val, test) = engine::split_indices(data, 0);
     let (split, indices) = match split {
         Some(Split::Train) => (Split::Train, train),
@@ -463,26 +376,22 @@ pub(super) fn prepare(
         None => (Split::Val, val),
     };
     if indices.is_empty() {
-        return Err(format!(
-            "dataset {} has no {} samples",
-            data.name,
-            split.name()
-        ));
+        return Err(JobError::EmptySplit {
+            dataset: data.name.clone(),
+            split,
+        });
     }
-    Ok(Some((split, indices)))
+    Ok((split, indices))
 }
 
-fn save(state: &mut State, dir: &Path) -> Result<(), String> {
-    let model = state
-        .model
-        .as_mut()
-        .ok_or_else(|| "there is no model to save yet: train one first".to_owned())?;
+fn save(state: &mut State, dir: &Path) -> Result<(), JobError> {
+    let model = state.model.as_mut().ok_or(JobError::NothingToSave)?;
     let mut card = model.card.clone();
     card.name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    checkpoint::save(dir, &card, &model.store).map_err(|e| e.to_string())?;
+    checkpoint::save(dir, &card, &model.store)?;
     Arc::make_mut(model).card = card;
     Ok(())
 }

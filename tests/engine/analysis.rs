@@ -1,9 +1,6 @@
 //! Robustness corruptions and curves, Shapley efficiency, contributions, and the worker's
 //! compare → robustness → contributions flow.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use candle_core::Device;
 use fusionlab::data::{LoadOptions, Sample};
 use fusionlab::engine::robustness::{
@@ -12,9 +9,9 @@ use fusionlab::engine::robustness::{
 use fusionlab::engine::{Batcher, contribution::contributions, evaluate, train};
 use fusionlab::model::checkpoint::LoadedModel;
 use fusionlab::model::{FusionKind, shapley_values};
-use fusionlab::worker::{Command, Event, WorkerHandle};
+use fusionlab::worker::{Event, Job, JobId, JobKind, Outcome, Update, WorkerHandle};
 
-use crate::common::{Recorder, synthetic, tiny};
+use crate::common::{Recorder, finish, run, synthetic, tiny, until, worker};
 
 fn batcher(model: &LoadedModel) -> Batcher<'_> {
     Batcher {
@@ -262,86 +259,80 @@ fn contributions_give_native_and_shapley_weights_per_class() {
     }
 }
 
-fn until(w: &WorkerHandle, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    while start.elapsed() < Duration::from_secs(300) {
-        if let Some(e) = w.recv_timeout(Duration::from_millis(50)) {
-            if let Event::Failed { context, message } = &e {
-                panic!("{context}: {message}");
-            }
-            let stop = done(&e);
-            seen.push(e);
-            if stop {
-                return seen;
-            }
-        }
+/// The outcome of `job`, which must succeed, with the job's updates.
+fn succeed(w: &WorkerHandle, job: Job) -> (Vec<Update>, Outcome) {
+    let done = run(w, job);
+    if let Outcome::Failed { message } = &done.outcome {
+        panic!("{message}");
     }
-    panic!("timed out");
+    (done.updates, done.outcome)
 }
 
 #[test]
 fn the_worker_compares_methods_then_measures_all_of_them_and_explains_the_best() {
-    let w = WorkerHandle::spawn(Arc::new(|| {})).expect("spawn");
+    let w = worker();
     let spec = "synthetic:xor?samples=160";
-    w.send(Command::Compare {
-        dataset: spec.parse().unwrap(),
-        load: LoadOptions::default(),
-        config: tiny(FusionKind::Attention, 2),
-        fusions: vec![FusionKind::Early, FusionKind::Late],
-    });
-    let seen = until(&w, |e| matches!(e, Event::Compared { .. }));
-    let steps: Vec<FusionKind> = seen
+    let (updates, outcome) = succeed(
+        &w,
+        Job::Compare {
+            dataset: spec.parse().unwrap(),
+            load: LoadOptions::default(),
+            config: tiny(FusionKind::Attention, 2),
+            fusions: vec![FusionKind::Early, FusionKind::Late],
+        },
+    );
+    let steps: Vec<FusionKind> = updates
         .iter()
         .filter_map(|e| match e {
-            Event::CompareStep { fusion, .. } => Some(*fusion),
+            Update::CompareStep { fusion, .. } => Some(*fusion),
             _ => None,
         })
         .collect();
     assert_eq!(steps, [FusionKind::Early, FusionKind::Late]);
-    let finished = seen
+    let finished = updates
         .iter()
-        .filter(|e| matches!(e, Event::TrainingFinished(_)))
+        .filter(|e| matches!(e, Update::MethodTrained(_)))
         .count();
     assert_eq!(finished, 2);
-    let Some(Event::Compared {
+    let Outcome::Compared {
         trained,
         best,
         card,
-    }) = seen.last()
+    } = outcome
     else {
         unreachable!()
     };
-    assert_eq!(trained, &[FusionKind::Early, FusionKind::Late]);
+    assert_eq!(trained, [FusionKind::Early, FusionKind::Late]);
     assert_eq!(best.unwrap(), card.as_ref().unwrap().model.fusion);
+    // The last model announced is the best one, which stays current.
+    let Some(Update::ModelChanged(last)) = updates.last() else {
+        panic!("{updates:?}")
+    };
+    assert_eq!(Some(last.model.fusion), best);
 
-    w.send(Command::Robustness {
-        request_id: 4,
-        dataset: spec.parse().unwrap(),
-        load: LoadOptions::default(),
-        config: RobustnessConfig {
-            corruptions: vec![Corruption::AudioMissing, Corruption::ImageNoise],
-            levels: 3,
-            seed: 1,
+    let (updates, outcome) = succeed(
+        &w,
+        Job::Robustness {
+            dataset: spec.parse().unwrap(),
+            load: LoadOptions::default(),
+            config: RobustnessConfig {
+                corruptions: vec![Corruption::AudioMissing, Corruption::ImageNoise],
+                levels: 3,
+                seed: 1,
+            },
+            compared: true,
         },
-        compared: true,
-    });
-    let seen = until(&w, |e| matches!(e, Event::Robustness { .. }));
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::Loading { what, .. } if what.starts_with("robustness of")))
     );
-    let Some(Event::Robustness {
-        request_id,
-        reports,
-        ..
-    }) = seen.last()
-    else {
+    assert!(
+        updates.iter().any(
+            |e| matches!(e, Update::Loading { what, .. } if what.starts_with("robustness of"))
+        )
+    );
+    let Outcome::Robustness { reports, .. } = outcome else {
         unreachable!()
     };
-    assert_eq!(*request_id, 4);
     assert_eq!(reports.len(), 2);
-    for r in reports {
+    for r in &reports {
         assert_eq!(r.curves.len(), 2);
         for c in &r.curves {
             assert_eq!(c.levels, [0.0, 0.5, 1.0]);
@@ -354,42 +345,97 @@ fn the_worker_compares_methods_then_measures_all_of_them_and_explains_the_best()
         .unwrap();
     assert!(late.curves.iter().all(|c| c.effective == Some(0.0)));
 
-    w.send(Command::Contributions {
-        request_id: 5,
+    let (_, outcome) = succeed(
+        &w,
+        Job::Contributions {
+            dataset: spec.parse().unwrap(),
+            load: LoadOptions::default(),
+            split: None,
+        },
+    );
+    let Outcome::Contributions { rows, fusion, .. } = outcome else {
+        unreachable!()
+    };
+    assert_eq!(Some(fusion), best);
+    assert_eq!(rows[0].class, None);
+}
+
+/// On the old main robustness and contributions shared one request id, so asking for one threw
+/// the other's answer away. Now each is a job of its own: both answers arrive, each under its id.
+#[test]
+fn robustness_and_contributions_started_together_both_answer_under_their_own_ids() {
+    let w = worker();
+    let spec = "synthetic:redundant?samples=60";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention");
+    succeed(&w, Job::Load { dir });
+    let robustness = w.start(Job::Robustness {
+        dataset: spec.parse().unwrap(),
+        load: LoadOptions::default(),
+        config: RobustnessConfig {
+            corruptions: vec![Corruption::TextMissing],
+            levels: 2,
+            seed: 1,
+        },
+        compared: false,
+    });
+    let contributions = w.start(Job::Contributions {
         dataset: spec.parse().unwrap(),
         load: LoadOptions::default(),
         split: None,
     });
-    let seen = until(&w, |e| matches!(e, Event::Contributions { .. }));
-    let Some(Event::Contributions { rows, fusion, .. }) = seen.last() else {
-        unreachable!()
-    };
-    assert_eq!(Some(*fusion), *best);
-    assert_eq!(rows[0].class, None);
+    let events = until(&w, |e| e.job() == contributions && e.is_terminal());
+    let ends: Vec<(JobId, JobKind, bool)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::End { job, kind, outcome } => Some((
+                *job,
+                *kind,
+                matches!(
+                    (kind, outcome),
+                    (JobKind::Robustness, Outcome::Robustness { .. })
+                        | (JobKind::Contributions, Outcome::Contributions { .. })
+                ),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (robustness, JobKind::Robustness, true),
+            (contributions, JobKind::Contributions, true)
+        ],
+        "{events:?}"
+    );
 }
 
 #[test]
 fn stopping_a_comparison_ends_it_with_the_methods_done_so_far() {
-    let w = WorkerHandle::spawn(Arc::new(|| {})).expect("spawn");
-    w.send(Command::Compare {
+    let w = worker();
+    let id = w.start(Job::Compare {
         dataset: "synthetic:redundant?samples=160".parse().unwrap(),
         load: LoadOptions::default(),
         config: tiny(FusionKind::Attention, 50),
         fusions: vec![FusionKind::Early, FusionKind::Late, FusionKind::Gated],
     });
-    until(&w, |e| matches!(e, Event::Epoch(_)));
-    w.send(Command::Cancel);
-    let seen = until(&w, |e| matches!(e, Event::Compared { .. }));
-    let Some(Event::Compared { trained, .. }) = seen.last() else {
-        unreachable!()
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Epoch(_), .. } if *job == id),
+    );
+    w.cancel(id);
+    let done = finish(&w, id);
+    let Outcome::Compared { trained, .. } = done.outcome else {
+        panic!("{:?}", done.outcome)
     };
     assert!(
         trained.is_empty(),
         "the first method was stopped: {trained:?}"
     );
-    let steps = seen
+    // (`finish` sees only what came after the stop.)
+    let steps = done
+        .updates
         .iter()
-        .filter(|e| matches!(e, Event::CompareStep { .. }))
+        .filter(|e| matches!(e, Update::CompareStep { .. }))
         .count();
     assert_eq!(steps, 0, "no further method started after Stop");
 }

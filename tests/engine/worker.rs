@@ -1,64 +1,62 @@
-//! The worker thread: event sequences, errors as single `Failed` events, cancel, predictions.
+//! The worker thread: every job ends with exactly one terminal event carrying its id, errors are
+//! single failures, Stop cancels only its job, predictions and decodes never wait for training.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fusionlab::data::{LoadOptions, Modality};
-use fusionlab::engine::RawInput;
+use fusionlab::engine::{RawInput, StopReason};
 use fusionlab::model::FusionKind;
-use fusionlab::worker::{Command, Event, Exploration, WorkerHandle};
+use fusionlab::worker::{
+    Event, Exploration, Job, JobId, JobKind, Outcome, Source, Update, WorkerHandle,
+};
 
-use crate::common::tiny;
+use crate::common::{finish, run, tiny, until, worker};
 
-fn worker() -> WorkerHandle {
-    WorkerHandle::spawn(Arc::new(|| {})).expect("spawn")
-}
-
-/// Events until `done` says stop (or 120 s pass).
-fn until(w: &WorkerHandle, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    while start.elapsed() < Duration::from_secs(120) {
-        if let Some(e) = w.recv_timeout(Duration::from_millis(50)) {
-            let stop = done(&e);
-            seen.push(e);
-            if stop {
-                return seen;
-            }
-        }
-    }
-    panic!("timed out; saw {seen:?}");
-}
-
-fn train_cmd(spec: &str, epochs: usize) -> Command {
-    Command::Train {
+fn train_job(spec: &str, epochs: usize) -> Job {
+    Job::Train {
         dataset: spec.parse().expect("spec"),
         load: LoadOptions::default(),
         config: tiny(FusionKind::Attention, epochs),
     }
 }
 
+fn text_input(text: &str) -> Job {
+    Job::Predict {
+        input: RawInput {
+            text: Some(text.into()),
+            ..RawInput::default()
+        },
+    }
+}
+
+fn trained(outcome: &Outcome) -> &fusionlab::worker::TrainingSummary {
+    match outcome {
+        Outcome::Trained(s) => s,
+        other => panic!("expected a trained model, got {other:?}"),
+    }
+}
+
 #[test]
 fn predicting_without_a_model_fails_once_and_the_worker_goes_on() {
     let w = worker();
-    w.send(Command::Predict {
-        request_id: 9,
-        input: RawInput {
-            text: Some("a red circle".into()),
-            ..RawInput::default()
-        },
-    });
-    let events = until(&w, |e| matches!(e, Event::Failed { .. }));
+    let id = w.start(text_input("a red circle"));
+    let events = until(&w, |e| e.job() == id && e.is_terminal());
     match &events[..] {
-        [Event::Failed { context, message }] => {
-            assert_eq!(context, "Predicting");
+        [
+            Event::End {
+                job,
+                kind: JobKind::Predict,
+                outcome: Outcome::Failed { message },
+            },
+        ] => {
+            assert_eq!(*job, id);
             assert!(message.contains("no model"), "{message}");
         }
         other => panic!("{other:?}"),
     }
-    // Still alive: a training run works afterwards.
-    w.send(train_cmd("synthetic:redundant?samples=48", 1));
-    until(&w, |e| matches!(e, Event::TrainingFinished(_)));
+    // Still alive: a training run works afterwards, and nothing follows its end.
+    let done = run(&w, train_job("synthetic:redundant?samples=48", 1));
+    trained(&done.outcome);
     assert!(
         w.recv_timeout(Duration::from_millis(100)).is_none(),
         "no extra events"
@@ -68,25 +66,18 @@ fn predicting_without_a_model_fails_once_and_the_worker_goes_on() {
 #[test]
 fn training_then_predicting_and_saving_through_the_worker() {
     let w = worker();
-    w.send(train_cmd("synthetic:redundant?samples=96", 2));
-    let events = until(&w, |e| {
-        matches!(e, Event::TrainingFinished(_) | Event::Failed { .. })
-    });
-    assert!(
-        events
-            .iter()
-            .find(|e| matches!(e, Event::DatasetReady(_)))
-            .is_some()
-    );
-    let started = events
+    let done = run(&w, train_job("synthetic:redundant?samples=96", 2));
+    let u = &done.updates;
+    assert!(u.iter().any(|e| matches!(e, Update::DatasetReady(_))));
+    let started = u
         .iter()
-        .position(|e| matches!(e, Event::TrainingStarted { .. }))
+        .position(|e| matches!(e, Update::TrainingStarted { .. }))
         .expect("started");
-    let epochs: Vec<usize> = events
+    let epochs: Vec<usize> = u
         .iter()
         .enumerate()
         .filter_map(|(i, e)| match e {
-            Event::Epoch(r) => {
+            Update::Epoch(r) => {
                 assert!(i > started);
                 Some(r.epoch)
             }
@@ -94,28 +85,20 @@ fn training_then_predicting_and_saving_through_the_worker() {
         })
         .collect();
     assert_eq!(epochs, vec![1, 2]);
-    let Some(Event::TrainingFinished(summary)) = events.last() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(summary.history.len(), 2);
+    // The new model is announced before the run ends.
+    assert!(matches!(u.last(), Some(Update::ModelChanged(_))), "{u:?}");
+    assert_eq!(trained(&done.outcome).history.len(), 2);
 
-    // Newer request ids come back with their own answers.
-    for id in [1, 2] {
-        w.send(Command::Predict {
-            request_id: id,
-            input: RawInput {
-                text: Some("a small blue circle".into()),
-                ..RawInput::default()
-            },
-        });
-    }
-    let answers = until(&w, |e| matches!(e, Event::Prediction { request_id: 2, .. }));
-    let Some(Event::Prediction {
-        request_id: 2,
-        prediction,
-    }) = answers.last()
-    else {
-        panic!()
+    // Two predictions in a row: each ends once; the newer one answers.
+    let first = w.start(text_input("a small blue circle"));
+    let second = w.start(text_input("a small blue circle"));
+    let a = finish(&w, first).outcome;
+    assert!(
+        matches!(a, Outcome::Prediction(_) | Outcome::Cancelled),
+        "{a:?}"
+    );
+    let Outcome::Prediction(prediction) = finish(&w, second).outcome else {
+        panic!("the newest prediction must answer")
     };
     assert_eq!(prediction.present, [false, true, false]);
     assert!(
@@ -128,12 +111,12 @@ fn training_then_predicting_and_saving_through_the_worker() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("demo");
-    w.send(Command::Save { dir: path.clone() });
-    until(&w, |e| matches!(e, Event::Saved(_)));
-    w.send(Command::Load { dir: path.clone() });
-    let loaded = until(&w, |e| matches!(e, Event::Loaded { .. }));
-    let Some(Event::Loaded { card, .. }) = loaded.last() else {
-        panic!()
+    assert!(matches!(
+        run(&w, Job::Save { dir: path.clone() }).outcome,
+        Outcome::Saved(_)
+    ));
+    let Outcome::Loaded { card, .. } = run(&w, Job::Load { dir: path }).outcome else {
+        panic!("load")
     };
     assert_eq!(card.name, "demo");
 }
@@ -141,46 +124,160 @@ fn training_then_predicting_and_saving_through_the_worker() {
 #[test]
 fn cancel_takes_effect_quickly() {
     let w = worker();
-    w.send(train_cmd("synthetic:redundant?samples=400", 100));
-    until(&w, |e| matches!(e, Event::Progress(_)));
+    let id = w.start(train_job("synthetic:redundant?samples=400", 100));
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Progress(_), .. } if *job == id),
+    );
     let asked = Instant::now();
-    w.send(Command::Cancel);
-    let events = until(&w, |e| {
-        matches!(e, Event::TrainingFinished(_) | Event::Failed { .. })
-    });
+    w.cancel(id);
+    let done = finish(&w, id);
     let waited = asked.elapsed();
-    let Some(Event::TrainingFinished(summary)) = events.last() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(summary.stop, fusionlab::engine::StopReason::Cancelled);
+    assert_eq!(trained(&done.outcome).stop, StopReason::Cancelled);
     println!("cancel took {} ms", waited.as_millis());
     // Generous bound for a loaded CI machine; the figure itself is reported, not asserted tightly.
     assert!(waited < Duration::from_secs(3), "cancel took {waited:?}");
 }
 
+/// On the old main one flag served every job: a Stop for the running job also stopped the one
+/// queued behind it, and a job sent after the Stop cleared it, so the running job went on.
+#[test]
+fn stop_cancels_only_its_job_and_a_later_job_does_not_clear_it() {
+    let w = worker();
+    let long = w.start(train_job("synthetic:redundant?samples=400", 100));
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Progress(_), .. } if *job == long),
+    );
+    w.cancel(long);
+    // Sent after the Stop, while the long run still runs.
+    let next = w.start(train_job("synthetic:redundant?samples=48", 2));
+    let first = finish(&w, long);
+    assert_eq!(trained(&first.outcome).stop, StopReason::Cancelled);
+    let second = finish(&w, next);
+    let summary = trained(&second.outcome);
+    assert_eq!(
+        summary.stop,
+        StopReason::Completed,
+        "the queued job was cancelled"
+    );
+    assert_eq!(summary.history.len(), 2);
+
+    // Stopping a queued job ends it at once, without waiting for its turn, and only it.
+    let running = w.start(train_job("synthetic:redundant?samples=400", 100));
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Progress(_), .. } if *job == running),
+    );
+    let queued = w.start(train_job("synthetic:redundant?samples=48", 1));
+    let after = w.start(train_job("synthetic:redundant?samples=48", 1));
+    w.cancel(queued);
+    let events = until(&w, |e| e.job() == queued && e.is_terminal());
+    assert!(
+        events.iter().all(|e| e.job() != queued || e.is_terminal()),
+        "a cancelled queued job never runs: {events:?}"
+    );
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::End {
+                outcome: Outcome::Cancelled,
+                kind: JobKind::Train,
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+    // The running one is untouched by that; stop it, and the one after still runs.
+    w.cancel(running);
+    assert_eq!(
+        trained(&finish(&w, running).outcome).stop,
+        StopReason::Cancelled
+    );
+    assert_eq!(
+        trained(&finish(&w, after).outcome).stop,
+        StopReason::Completed
+    );
+    // Stopping a job that already ended changes nothing and sends nothing.
+    w.cancel(after);
+    assert!(w.recv_timeout(Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn stopping_a_job_while_it_loads_its_dataset_ends_it_as_cancelled() {
+    let w = worker();
+    let id = w.start(train_job("synthetic:redundant?samples=30000", 1));
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Loading { .. }, .. } if *job == id),
+    );
+    w.cancel(id);
+    let done = finish(&w, id);
+    assert!(matches!(done.outcome, Outcome::Cancelled), "{done:?}");
+    assert!(
+        !done
+            .updates
+            .iter()
+            .any(|u| matches!(u, Update::TrainingStarted { .. })),
+        "training started after the stop"
+    );
+}
+
+/// On the old main a diverged run made its recovered model current and then only reported a
+/// failure, so a listener never learnt that the model had changed.
+#[test]
+fn a_diverged_run_announces_the_model_it_kept_and_then_fails_once() {
+    let w = worker();
+    let mut config = tiny(FusionKind::Attention, 5);
+    config.learning_rate = 100.0;
+    config.clip_norm = 0.0;
+    let id = w.start(Job::Train {
+        dataset: "synthetic:redundant?samples=96".parse().expect("spec"),
+        load: LoadOptions::default(),
+        config,
+    });
+    let done = finish(&w, id);
+    let changed: Vec<_> = done
+        .updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::ModelChanged(card) => Some(card.model.fusion),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changed, vec![FusionKind::Attention], "{:?}", done.updates);
+    let Outcome::Failed { message } = &done.outcome else {
+        panic!("{:?}", done.outcome)
+    };
+    assert!(
+        message.contains("diverged") && message.contains("learning rate"),
+        "{message}"
+    );
+    // The kept model is the one predictions now use.
+    let Outcome::Prediction(p) = run(&w, text_input("a big red circle")).outcome else {
+        panic!("prediction")
+    };
+    assert!(p.probs.iter().all(|x| x.is_finite()));
+}
+
 #[test]
 fn a_bad_dataset_and_a_bad_device_are_single_failures() {
     let w = worker();
-    w.send(train_cmd("/definitely/not/here", 1));
-    let events = until(&w, |e| matches!(e, Event::Failed { .. }));
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| matches!(e, Event::Failed { .. }))
-            .count(),
-        1
-    );
+    let done = run(&w, train_job("/definitely/not/here", 1));
+    assert!(matches!(done.outcome, Outcome::Failed { .. }), "{done:?}");
     if !cfg!(feature = "cuda") {
         let mut config = tiny(FusionKind::Early, 1);
         config.device = fusionlab::model::device::DeviceChoice::Cuda;
-        w.send(Command::Train {
-            dataset: "synthetic:redundant?samples=40".parse().unwrap(),
-            load: LoadOptions::default(),
-            config,
-        });
-        let events = until(&w, |e| matches!(e, Event::Failed { .. }));
-        let Some(Event::Failed { message, .. }) = events.last() else {
-            panic!()
+        let done = run(
+            &w,
+            Job::Train {
+                dataset: "synthetic:redundant?samples=40".parse().expect("spec"),
+                load: LoadOptions::default(),
+                config,
+            },
+        );
+        let Outcome::Failed { message } = &done.outcome else {
+            panic!("{done:?}")
         };
         assert!(
             message.contains("without CUDA") && message.contains("--features cuda"),
@@ -190,29 +287,30 @@ fn a_bad_dataset_and_a_bad_device_are_single_failures() {
 }
 
 /// Load the demo model, explore `spec` with it and return the exploration.
-fn explore_with_demo(w: &WorkerHandle, request_id: u64, spec: &str) -> Exploration {
-    w.send(Command::Load {
-        dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention"),
-    });
-    w.send(Command::Explore {
-        request_id,
-        dataset: spec.parse().expect("spec"),
-        load: LoadOptions::default(),
-    });
-    let events = until(w, |e| {
-        matches!(e, Event::Explored(_) | Event::Failed { .. })
-    });
-    match events.last() {
-        Some(Event::Explored(e)) => (**e).clone(),
-        _ => panic!("{events:?}"),
+fn explore_with_demo(w: &WorkerHandle, spec: &str) -> Exploration {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention");
+    assert!(matches!(
+        run(w, Job::Load { dir }).outcome,
+        Outcome::Loaded { .. }
+    ));
+    match run(
+        w,
+        Job::Explore {
+            dataset: spec.parse().expect("spec"),
+            load: LoadOptions::default(),
+        },
+    )
+    .outcome
+    {
+        Outcome::Explored(e) => *e,
+        other => panic!("{other:?}"),
     }
 }
 
 #[test]
 fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
     let w = worker();
-    let e = explore_with_demo(&w, 5, "synthetic:missing?samples=90");
-    assert_eq!(e.request_id, 5);
+    let e = explore_with_demo(&w, "synthetic:missing?samples=90");
     assert_eq!(e.samples.len(), 90);
     assert!(e.note.is_none(), "{:?}", e.note);
     assert!(e.samples.iter().all(|s| s.outcome.is_some()));
@@ -232,54 +330,53 @@ fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
     let pca = e.projections[3].pca.as_ref().expect("pca");
     assert!(pca.explained[0] >= pca.explained[1] && pca.explained[0] > 0.0);
 
-    w.send(Command::Tsne {
-        request_id: 6,
-        space: 3,
-        config: fusionlab::viz::tsne::TsneConfig {
-            perplexity: 10.0,
-            iterations: 150,
-            ..Default::default()
+    let done = run(
+        &w,
+        Job::Tsne {
+            space: 3,
+            config: fusionlab::viz::tsne::TsneConfig {
+                perplexity: 10.0,
+                iterations: 150,
+                ..Default::default()
+            },
         },
-    });
-    let events = until(&w, |e| {
-        matches!(e, Event::Tsne { .. } | Event::Failed { .. })
-    });
-    let progress = events
+    );
+    let progress = done
+        .updates
         .iter()
-        .filter(|e| matches!(e, Event::TsneProgress { request_id: 6, .. }))
+        .filter(|u| matches!(u, Update::TsneProgress { .. }))
         .count();
     assert!(progress >= 3, "t-SNE streamed {progress} layouts");
-    let Some(Event::Tsne {
+    let Outcome::Tsne {
         points,
         samples,
         kl,
         ..
-    }) = events.last()
+    } = done.outcome
     else {
-        panic!("{events:?}")
+        panic!("{:?}", done.outcome)
     };
     assert_eq!(points.len(), 90);
     assert_eq!(samples.len(), 90);
     assert!(kl.is_finite());
 
     // Nearest neighbours of a sample in the fused space, nearest first, itself left out.
-    w.send(Command::Neighbours {
-        request_id: 7,
-        space: 3,
-        sample: 4,
-        k: 5,
-        metric: fusionlab::viz::knn::Metric::Cosine,
-    });
-    let events = until(&w, |e| {
-        matches!(e, Event::Neighbours { .. } | Event::Failed { .. })
-    });
-    let Some(Event::Neighbours {
+    let done = run(
+        &w,
+        Job::Neighbours {
+            space: 3,
+            sample: 4,
+            k: 5,
+            metric: fusionlab::viz::knn::Metric::Cosine,
+        },
+    );
+    let Outcome::Neighbours {
         neighbours,
         sample: 4,
         ..
-    }) = events.last()
+    } = done.outcome
     else {
-        panic!("{events:?}")
+        panic!("{:?}", done.outcome)
     };
     assert_eq!(neighbours.len(), 5);
     assert!(
@@ -294,21 +391,18 @@ fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
     let out = dir.path().join("fused.tensorboard");
     let shown: Vec<(usize, [f32; 2], String)> = samples
         .iter()
-        .zip(points)
+        .zip(&points)
         .map(|(&s, &p)| (s, p, "circle".to_owned()))
         .collect();
-    w.send(Command::ExportEmbeddings {
-        space: 3,
-        dir: out.clone(),
-        points: shown,
-    });
-    let events = until(&w, |e| {
-        matches!(e, Event::Exported { .. } | Event::Failed { .. })
-    });
-    assert!(
-        matches!(events.last(), Some(Event::Exported { .. })),
-        "{events:?}"
+    let done = run(
+        &w,
+        Job::ExportEmbeddings {
+            space: 3,
+            dir: out.clone(),
+            points: shown,
+        },
     );
+    assert!(matches!(done.outcome, Outcome::Exported { .. }), "{done:?}");
     let vectors = std::fs::read_to_string(out.join("vectors.tsv")).expect("vectors");
     assert_eq!(vectors.lines().count(), 90);
     let width = vectors.lines().next().expect("row").split('\t').count();
@@ -326,52 +420,55 @@ fn explore_returns_every_sample_with_predictions_and_pca_then_tsne_streams() {
 #[test]
 fn explore_without_a_compatible_model_still_lists_the_samples_and_says_why() {
     let w = worker();
-    let e = explore_with_demo(&w, 1, "synthetic:xor?samples=40");
+    let e = explore_with_demo(&w, "synthetic:xor?samples=40");
     assert_eq!(e.samples.len(), 40);
     assert!(e.samples.iter().all(|s| s.outcome.is_none()));
     let note = e.note.clone().expect("a note");
     assert!(note.contains("classes"), "{note}");
     // t-SNE needs an exploration with embeddings.
-    w.send(Command::Tsne {
-        request_id: 2,
+    let id = w.start(Job::Tsne {
         space: 0,
         config: Default::default(),
     });
-    let events = until(&w, |e| {
-        matches!(e, Event::Failed { .. } | Event::Tsne { .. })
-    });
+    let events = until(&w, |e| e.job() == id && e.is_terminal());
     assert!(
-        matches!(events.last(), Some(Event::Failed { context, .. }) if context == "Computing t-SNE")
+        matches!(
+            events.last(),
+            Some(Event::End {
+                kind: JobKind::Tsne,
+                outcome: Outcome::Failed { .. },
+                ..
+            })
+        ),
+        "{events:?}"
     );
 }
 
 #[test]
 fn decoding_files_samples_and_examples_never_waits_for_training() {
-    use fusionlab::worker::Source;
     let w = worker();
     // A long training run occupies the main worker thread …
-    w.send(train_cmd("synthetic:redundant?samples=200", 50));
-    until(&w, |e| matches!(e, Event::Progress(_)));
+    let training = w.start(train_job("synthetic:redundant?samples=200", 50));
+    until(
+        &w,
+        |e| matches!(e, Event::Update { job, update: Update::Progress(_), .. } if *job == training),
+    );
     // … while decoding answers on the input thread, before the run ends (no timing involved).
     let examples =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/redundant");
-    w.send(Command::Decode {
-        request_id: 3,
+    let decode = w.start(Job::Decode {
         source: Source::Example(examples),
     });
-    let events = until(&w, |e| {
-        matches!(
-            e,
-            Event::Decoded { .. } | Event::Failed { .. } | Event::TrainingFinished(_)
-        )
-    });
-    let Some(Event::Decoded {
-        request_id: 3,
-        input,
+    let events = until(&w, |e| e.is_terminal());
+    let Some(Event::End {
+        job,
+        outcome: Outcome::Decoded(input),
+        ..
     }) = events.last()
     else {
         panic!("decoding waited for training: {events:?}")
     };
+    assert_eq!(*job, decode);
     let image = input.image.as_ref().expect("image");
     assert_eq!((image.width, image.height), (256, 256));
     assert_eq!(image.rgb.len(), 256 * 256 * 3);
@@ -382,34 +479,171 @@ fn decoding_files_samples_and_examples_never_waits_for_training() {
         fusionlab::data::DatasetSpec::Synthetic(c) => c,
         other => panic!("{other:?}"),
     };
-    w.send(Command::Decode {
-        request_id: 4,
-        source: Source::Synthetic {
-            config: cfg.clone(),
-            features: Default::default(),
-            index: 7,
+    let done = run(
+        &w,
+        Job::Decode {
+            source: Source::Synthetic {
+                config: cfg.clone(),
+                features: Default::default(),
+                index: 7,
+            },
         },
-    });
-    let events = until(&w, |e| {
-        matches!(e, Event::Decoded { .. } | Event::Failed { .. })
-    });
-    let Some(Event::Decoded { input, .. }) = events.last() else {
-        panic!("{events:?}")
+    );
+    let Outcome::Decoded(input) = done.outcome else {
+        panic!("{done:?}")
     };
     let r = fusionlab::data::synthetic::render_sample(&cfg, &Default::default(), 7);
     assert_eq!(input.text, r.text);
     assert_eq!(input.audio.as_ref().map(|a| a.samples.clone()), r.audio);
     // A missing file fails once, naming it.
-    w.send(Command::Decode {
-        request_id: 5,
-        source: Source::AudioFile("/nonexistent/clip.wav".into()),
-    });
-    let events = until(&w, |e| {
-        matches!(e, Event::Failed { .. } | Event::Decoded { .. })
-    });
-    assert!(
-        matches!(events.last(), Some(Event::Failed { message, .. }) if message.contains("/nonexistent/clip.wav")),
-        "{events:?}"
+    let done = run(
+        &w,
+        Job::Decode {
+            source: Source::AudioFile("/nonexistent/clip.wav".into()),
+        },
     );
-    w.send(Command::Cancel);
+    assert!(
+        matches!(&done.outcome, Outcome::Failed { message } if message.contains("/nonexistent/clip.wav")),
+        "{done:?}"
+    );
+    w.cancel(training);
+    finish(&w, training);
+}
+
+/// The job model under random interleavings: jobs of every kind started, stopped and replaced
+/// in a seeded random order. Every started job ends exactly once, with its own id and kind,
+/// and nothing about a job arrives after its end.
+#[test]
+fn random_interleavings_end_every_job_exactly_once() {
+    use rand::{Rng as _, SeedableRng as _};
+    let w = worker();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/attention");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let spec = "synthetic:redundant?samples=60";
+    let dataset = || spec.parse().expect("spec");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+    let mut started: Vec<(JobId, JobKind)> = Vec::new();
+    let mut ended: std::collections::HashMap<JobId, usize> = Default::default();
+    let mut events = Vec::new();
+    let drain = |events: &mut Vec<Event>| {
+        while let Some(e) = w.recv_timeout(Duration::from_millis(1)) {
+            events.push(e);
+        }
+    };
+    for step in 0..300 {
+        let job = match rng.random_range(0..13) {
+            0 => train_job(spec, rng.random_range(1..4)),
+            1 => Job::Evaluate {
+                dataset: dataset(),
+                load: LoadOptions::default(),
+                split: None,
+            },
+            2 => text_input("a small red circle"),
+            3 => Job::Save {
+                dir: scratch.path().join(format!("m{step}")),
+            },
+            4 => Job::Load { dir: demo.clone() },
+            5 => Job::Decode {
+                source: Source::TextFile("/nonexistent.txt".into()),
+            },
+            6 => Job::Explore {
+                dataset: dataset(),
+                load: LoadOptions::default(),
+            },
+            7 => Job::Tsne {
+                space: 3,
+                config: fusionlab::viz::tsne::TsneConfig {
+                    iterations: 60,
+                    perplexity: 5.0,
+                    ..Default::default()
+                },
+            },
+            8 => Job::Neighbours {
+                space: 3,
+                sample: rng.random_range(0..60),
+                k: 3,
+                metric: fusionlab::viz::knn::Metric::Euclidean,
+            },
+            9 => Job::Compare {
+                dataset: dataset(),
+                load: LoadOptions::default(),
+                config: tiny(FusionKind::Late, 1),
+                fusions: vec![FusionKind::Late, FusionKind::Early],
+            },
+            10 => Job::Robustness {
+                dataset: dataset(),
+                load: LoadOptions::default(),
+                config: fusionlab::engine::robustness::RobustnessConfig {
+                    levels: 2,
+                    ..Default::default()
+                },
+                compared: rng.random_bool(0.5),
+            },
+            11 => Job::Contributions {
+                dataset: dataset(),
+                load: LoadOptions::default(),
+                split: None,
+            },
+            _ => Job::ExportEmbeddings {
+                space: 3,
+                dir: scratch.path().join(format!("e{step}")),
+                points: vec![(0, [0.0, 0.0], "circle".into())],
+            },
+        };
+        let kind = job.kind();
+        started.push((w.start(job), kind));
+        // Stop some at random: the newest, or any earlier one (running, queued or ended).
+        for _ in 0..rng.random_range(0..3) {
+            let (id, _) = started[rng.random_range(0..started.len())];
+            w.cancel(id);
+        }
+        if rng.random_bool(0.3) {
+            drain(&mut events);
+        }
+        if step % 50 == 49 {
+            // Let the worker catch up now and then, so jobs also run and not only queue.
+            let last = started.last().map(|s| s.0).expect("a job");
+            events.extend(until(&w, |e| e.job() == last && e.is_terminal()));
+        }
+    }
+    for &(id, _) in &started {
+        if !events.iter().any(|e| e.job() == id && e.is_terminal()) {
+            events.extend(until(&w, |e| e.job() == id && e.is_terminal()));
+        }
+    }
+    drain(&mut events);
+    let kinds: std::collections::HashMap<JobId, JobKind> = started.iter().copied().collect();
+    for e in &events {
+        let id = e.job();
+        assert_eq!(
+            kinds.get(&id),
+            Some(&e.kind()),
+            "an event of an unknown job: {e:?}"
+        );
+        assert!(
+            ended.get(&id).is_none(),
+            "an event after the end of {id}: {e:?}"
+        );
+        if e.is_terminal() {
+            ended.insert(id, 1);
+        }
+    }
+    assert_eq!(ended.len(), started.len(), "every job ends exactly once");
+    let cancelled = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::End {
+                    outcome: Outcome::Cancelled,
+                    ..
+                }
+            )
+        })
+        .count();
+    println!(
+        "{} jobs, {} events, {cancelled} ended as cancelled",
+        started.len(),
+        events.len()
+    );
 }
