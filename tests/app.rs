@@ -409,7 +409,7 @@ fn a_lesson_sets_up_the_app_shows_only_its_panels_and_saves_back() {
     h.run_steps(2);
     h.get_by_label("Save current setup as lesson").click();
     h.run_steps(2);
-    let saved = h.state().last_export.clone().expect("saved");
+    let saved = h.state().exports.last.clone().expect("saved");
     let back = fusionlab::app::lesson::Lesson::load(&saved).expect("readable");
     assert_eq!(back.dataset, lesson.dataset);
     assert_eq!(back.train, lesson.train);

@@ -1,6 +1,7 @@
 //! What the user asks for, turned into worker commands: load a model or a dataset, explore,
 //! train, decode inputs and samples, predict when the inputs change.
 
+use super::panel::Request;
 use super::{DatasetEditor, FusionApp, Purpose};
 use crate::data::{DatasetSpec, FeatureConfig, LoadOptions, Origin, Split};
 use crate::worker::{Job, JobId, Source};
@@ -160,6 +161,27 @@ impl FusionApp {
             .map_or(0, |d| d.subsec_nanos() as usize);
         let i = pool[nanos % pool.len()];
         self.request_sample(i, Purpose::Sample);
+    }
+
+    /// Carry out what the panels asked for this frame.
+    pub(crate) fn handle_requests(&mut self) {
+        for request in std::mem::take(&mut self.requests) {
+            match request {
+                Request::Sample(i, purpose) => self.request_sample(i, purpose),
+                Request::ShowConfusion {
+                    truth,
+                    predicted,
+                    split,
+                } => {
+                    self.browser.filter.pair = Some((truth, predicted));
+                    self.browser.filter.split = Some(split);
+                    self.browser.page = 0;
+                    self.settings.tab = super::Tab::Dataset;
+                }
+                Request::Repredict => self.inputs.changed = true,
+                Request::SelectPoint(i) => self.select_point(i),
+            }
+        }
     }
 
     /// Send a prediction request when the inputs or toggles changed.

@@ -1,12 +1,10 @@
 //! Export buttons' glue: file names in the export folder, PNGs of plots (a screenshot of the
 //! window cropped to the plot), and a toast naming what was written.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::FusionApp;
-use crate::engine::robustness::RobustnessReport;
-use crate::export::{self, ExportError, ReportInputs};
-use crate::worker::{Job, SPACES};
+use super::{FusionApp, Notifications};
+use crate::export::{self, ExportError};
 
 /// A plot PNG on its way: waiting for the screenshot, then for the file to be written.
 pub struct PendingPng {
@@ -17,142 +15,63 @@ pub struct PendingPng {
     written: Option<std::sync::mpsc::Receiver<Result<PathBuf, ExportError>>>,
 }
 
-impl FusionApp {
-    /// A fresh path `<export folder>/<stem>-<unix seconds>[-n].<ext>`, creating the folder.
-    pub fn export_path(&self, stem: &str, ext: &str) -> Result<PathBuf, ExportError> {
-        let dir = &self.settings.export_dir;
-        std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut path = dir.join(format!("{stem}-{now}.{ext}"));
-        let mut n = 2;
-        while path.exists() {
-            path = dir.join(format!("{stem}-{now}-{n}.{ext}"));
-            n += 1;
-        }
-        Ok(path)
+/// The export state shared by the panels: the last file written and a plot PNG in flight.
+#[derive(Default)]
+pub struct Exports {
+    /// The last file or folder written.
+    pub last: Option<PathBuf>,
+    pending_png: Option<PendingPng>,
+}
+
+/// Where an export's outcome is told.
+pub struct Report<'a> {
+    /// Toasts.
+    pub notifications: &'a mut Notifications,
+    /// The status bar line.
+    pub status: &'a mut String,
+}
+
+/// A fresh path `<dir>/<stem>-<unix seconds>[-n].<ext>`, creating the folder.
+pub fn fresh_path(dir: &Path, stem: &str, ext: &str) -> Result<PathBuf, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut path = dir.join(format!("{stem}-{now}.{ext}"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{stem}-{now}-{n}.{ext}"));
+        n += 1;
+    }
+    Ok(path)
+}
+
+impl Exports {
+    /// Is a plot PNG being taken or written (keep frames coming)?
+    pub fn busy(&self) -> bool {
+        self.pending_png.is_some()
     }
 
     /// Report an export's outcome in a toast and the status bar.
-    pub fn exported(&mut self, what: &str, result: Result<PathBuf, ExportError>) {
+    pub fn report(
+        &mut self,
+        what: &str,
+        result: Result<PathBuf, ExportError>,
+        to: &mut Report<'_>,
+    ) {
         match result {
             Ok(path) => {
-                self.status = format!("exported {what} to {}", path.display());
-                self.notifications
+                *to.status = format!("exported {what} to {}", path.display());
+                to.notifications
                     .info(format!("Exported {what}"), path.display().to_string());
-                self.last_export = Some(path);
+                self.last = Some(path);
             }
-            Err(e) => self
+            Err(e) => to
                 .notifications
                 .error(format!("Exporting {what}"), e.to_string()),
-        }
-    }
-
-    /// A table as CSV.
-    pub fn export_table(&mut self, stem: &str, header: &[&str], rows: &[Vec<String>]) {
-        let result = self
-            .export_path(stem, "csv")
-            .and_then(|p| export::table_csv(&p, header, rows).map(|()| p));
-        self.exported(stem, result);
-    }
-
-    /// Robustness curves as CSV.
-    pub fn export_robustness(&mut self, reports: &[RobustnessReport]) {
-        let result = self
-            .export_path("robustness", "csv")
-            .and_then(|p| export::robustness_csv(&p, reports).map(|()| p));
-        self.exported("robustness curves", result);
-    }
-
-    /// A training run's metrics per epoch as CSV.
-    pub fn export_metrics(&mut self, run: usize) {
-        let Some(r) = self.training.runs.get(run) else {
-            return;
-        };
-        let stem = format!("metrics-{}", r.name.replace([' ', '#'], ""));
-        let history = r.history.clone();
-        let result = self
-            .export_path(&stem, "csv")
-            .and_then(|p| export::metrics_csv(&p, &history).map(|()| p));
-        self.exported("training metrics", result);
-    }
-
-    /// The current prediction as a JSON report.
-    pub fn export_prediction(&mut self) {
-        let Some(prediction) = self.predict.current.clone() else {
-            self.notifications.error(
-                "Exporting the prediction",
-                "there is no prediction yet: give an input first",
-            );
-            return;
-        };
-        let inputs = ReportInputs {
-            image: self.inputs.image.as_ref().map(|i| i.name.clone()),
-            text: Some(self.inputs.text.clone()).filter(|t| !t.trim().is_empty()),
-            audio: self.inputs.audio.as_ref().map(|a| a.name.clone()),
-        };
-        let model = self.model.dir.as_ref().map_or_else(
-            || {
-                self.model
-                    .card
-                    .as_ref()
-                    .map(|c| format!("{} (not saved)", c.model.fusion.name()))
-                    .unwrap_or_default()
-            },
-            |d| d.display().to_string(),
-        );
-        let result = self
-            .export_path("prediction", "json")
-            .and_then(|p| export::prediction_json(&p, &model, &inputs, &prediction).map(|()| p));
-        self.exported("prediction report", result);
-    }
-
-    /// One embedding space of the exploration, as shown (PCA or t-SNE): the worker writes the
-    /// TensorBoard projector pair and the 2-D coordinates into a new folder.
-    pub fn export_embeddings(&mut self) {
-        let space = self.projections.space;
-        let Some(exploration) = &self.browser.exploration else {
-            self.exported(
-                "embeddings",
-                Err(ExportError::Empty(
-                    "the dataset has not been explored yet".into(),
-                )),
-            );
-            return;
-        };
-        let name = |k: usize| exploration.classes.get(k).cloned().unwrap_or_default();
-        let points: Vec<(usize, [f32; 2], String)> = self
-            .projections
-            .layout(Some(exploration))
-            .into_iter()
-            .map(|(i, xy)| {
-                let predicted = exploration
-                    .samples
-                    .get(i)
-                    .and_then(|s| s.outcome.as_ref())
-                    .map(|o| name(o.predicted))
-                    .unwrap_or_default();
-                (i, xy, predicted)
-            })
-            .collect();
-        if points.is_empty() {
-            self.exported(
-                "embeddings",
-                Err(ExportError::Empty("no points in this projection".into())),
-            );
-            return;
-        }
-        let stem = format!("embeddings-{}", SPACES[space.min(3)]);
-        match self.export_path(&stem, "tensorboard") {
-            Ok(dir) => {
-                self.jobs
-                    .start(Job::ExportEmbeddings { space, dir, points });
-            }
-            Err(e) => self.exported("embeddings", Err(e)),
         }
     }
 
@@ -187,31 +106,27 @@ impl FusionApp {
 
     /// Finish a pending plot PNG: crop the screenshot when it arrives and write the file on a
     /// short-lived thread (PNG encoding is too slow for a frame); report when it is written.
-    pub fn take_screenshots(&mut self) {
+    pub fn take_screenshots(&mut self, dir: &Path, to: &mut Report<'_>) {
         let Some(pending) = &mut self.pending_png else {
             return;
         };
         if let Some(written) = &pending.written {
             if let Ok(result) = written.try_recv() {
                 self.pending_png = None;
-                self.exported("plot", result);
+                self.report("plot", result, to);
             }
             return;
         }
         let Ok(image) = pending.shot.try_recv() else {
             return;
         };
-        let stem = pending.stem.clone();
-        let path = match self.export_path(&stem, "png") {
+        let path = match fresh_path(dir, &pending.stem, "png") {
             Ok(p) => p,
             Err(e) => {
                 self.pending_png = None;
-                self.exported("plot", Err(e));
+                self.report("plot", Err(e), to);
                 return;
             }
-        };
-        let Some(pending) = &mut self.pending_png else {
-            return;
         };
         let (rect, ppp) = (pending.rect, pending.pixels_per_point);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -220,6 +135,36 @@ impl FusionApp {
             tx.send(crop_png(&path, &image, rect, ppp).map(|()| path))
                 .ok();
         });
+    }
+}
+
+impl FusionApp {
+    /// Report an export's outcome in a toast and the status bar.
+    pub fn exported(&mut self, what: &str, result: Result<PathBuf, ExportError>) {
+        self.exports.report(
+            what,
+            result,
+            &mut Report {
+                notifications: &mut self.notifications,
+                status: &mut self.status,
+            },
+        );
+    }
+
+    /// A fresh path in the export folder.
+    pub fn export_path(&self, stem: &str, ext: &str) -> Result<PathBuf, ExportError> {
+        fresh_path(&self.settings.export_dir, stem, ext)
+    }
+
+    /// Finish a plot PNG in flight (once a frame).
+    pub fn take_screenshots(&mut self) {
+        self.exports.take_screenshots(
+            &self.settings.export_dir,
+            &mut Report {
+                notifications: &mut self.notifications,
+                status: &mut self.status,
+            },
+        );
     }
 }
 

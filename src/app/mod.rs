@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod learn;
 pub mod lesson;
 mod notifications;
+pub mod panel;
 mod predict;
 pub mod projections;
 mod top_bar;
@@ -197,8 +198,8 @@ pub struct FusionApp {
     pub dataset_editor: DatasetEditor,
     /// Analysis panel.
     pub analysis: analysis::AnalysisView,
-    /// The last file or folder exported.
-    pub last_export: Option<PathBuf>,
+    /// Exports: the last file written, a plot PNG in flight.
+    pub exports: exports::Exports,
     /// The lesson open, if any.
     pub lesson: Option<lesson::Lesson>,
     /// Learn panel.
@@ -208,7 +209,8 @@ pub struct FusionApp {
     folders: top_bar::FolderCache,
     /// Use the system's file dialogs (tests turn them off: they would block a headless run).
     pub native_dialogs: bool,
-    pending_png: Option<exports::PendingPng>,
+    /// What panels asked of the app this frame.
+    requests: Vec<panel::Request>,
     worker: Option<WorkerHandle>,
     decodes: Vec<(JobId, Purpose)>,
     /// The model load sent at start; its `Loaded` needs no new exploration (the one queued
@@ -294,13 +296,13 @@ impl FusionApp {
             status: "starting…".into(),
             jobs: Jobs::default(),
             analysis: analysis::AnalysisView::default(),
-            last_export: None,
+            exports: exports::Exports::default(),
             lesson: None,
             learn: learn::LearnView::default(),
             native_dialogs: true,
             models_dir: model_dir(),
             folders: top_bar::FolderCache::default(),
-            pending_png: None,
+            requests: Vec::new(),
             worker,
             decodes: Vec::new(),
             startup_load: None,
@@ -481,7 +483,7 @@ impl eframe::App for FusionApp {
         self.log_frame_start();
         self.pump(ctx);
         self.take_screenshots();
-        if self.jobs.busy() || self.pending_png.is_some() {
+        if self.jobs.busy() || self.exports.busy() {
             // Keep the progress bar and the spinner moving.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -522,7 +524,7 @@ impl eframe::App for FusionApp {
                 Tab::Training => self.training_ui(ui),
                 Tab::Projections => self.projections_ui(ui),
                 Tab::Dataset => self.dataset_ui(ui),
-                Tab::Analysis => self.analysis_ui(ui),
+                Tab::Analysis => self.analysis.ui(ui, &mut panel::panel_ctx!(self)),
                 Tab::Learn => {
                     if let Some(setup) = self.learn.ui(ui) {
                         self.try_setup(setup);
@@ -531,6 +533,7 @@ impl eframe::App for FusionApp {
             }
         });
         self.notifications.show(ui.ctx());
+        self.handle_requests();
         self.request_prediction();
         self.flush();
         self.log_frame_end();

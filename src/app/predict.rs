@@ -350,3 +350,35 @@ fn text_attention_ui(ui: &mut egui::Ui, p: &Prediction) {
     });
     ui.small("Words shaded by the text encoder's attention ([UNK] = not in the vocabulary).");
 }
+
+impl FusionApp {
+    /// The current prediction as a JSON report.
+    pub fn export_prediction(&mut self) {
+        let Some(prediction) = self.predict.current.clone() else {
+            self.notifications.error(
+                "Exporting the prediction",
+                "there is no prediction yet: give an input first",
+            );
+            return;
+        };
+        let inputs = crate::export::ReportInputs {
+            image: self.inputs.image.as_ref().map(|i| i.name.clone()),
+            text: Some(self.inputs.text.clone()).filter(|t| !t.trim().is_empty()),
+            audio: self.inputs.audio.as_ref().map(|a| a.name.clone()),
+        };
+        let model = self.model.dir.as_ref().map_or_else(
+            || {
+                self.model
+                    .card
+                    .as_ref()
+                    .map(|c| format!("{} (not saved)", c.model.fusion.name()))
+                    .unwrap_or_default()
+            },
+            |d| d.display().to_string(),
+        );
+        let result = self.export_path("prediction", "json").and_then(|p| {
+            crate::export::prediction_json(&p, &model, &inputs, &prediction).map(|()| p)
+        });
+        self.exported("prediction report", result);
+    }
+}

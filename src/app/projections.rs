@@ -567,7 +567,8 @@ impl FusionApp {
             self.export_embeddings();
         }
         if let Some(rect) = plot_rect {
-            self.png_button(ui, "Save projection PNG", rect, "projection");
+            self.exports
+                .png_button(ui, "Save projection PNG", rect, "projection");
         }
     }
 
@@ -684,5 +685,54 @@ impl FusionApp {
             kl: f32::NAN,
             started: Some(std::time::Instant::now()),
         });
+    }
+}
+
+impl FusionApp {
+    /// One embedding space of the exploration, as shown (PCA or t-SNE): the worker writes the
+    /// TensorBoard projector pair and the 2-D coordinates into a new folder.
+    pub fn export_embeddings(&mut self) {
+        let space = self.projections.space;
+        let Some(exploration) = &self.browser.exploration else {
+            self.exported(
+                "embeddings",
+                Err(crate::export::ExportError::Empty(
+                    "the dataset has not been explored yet".into(),
+                )),
+            );
+            return;
+        };
+        let name = |k: usize| exploration.classes.get(k).cloned().unwrap_or_default();
+        let points: Vec<(usize, [f32; 2], String)> = self
+            .projections
+            .layout(Some(exploration))
+            .into_iter()
+            .map(|(i, xy)| {
+                let predicted = exploration
+                    .samples
+                    .get(i)
+                    .and_then(|s| s.outcome.as_ref())
+                    .map(|o| name(o.predicted))
+                    .unwrap_or_default();
+                (i, xy, predicted)
+            })
+            .collect();
+        if points.is_empty() {
+            self.exported(
+                "embeddings",
+                Err(crate::export::ExportError::Empty(
+                    "no points in this projection".into(),
+                )),
+            );
+            return;
+        }
+        let stem = format!("embeddings-{}", SPACES[space.min(3)]);
+        match self.export_path(&stem, "tensorboard") {
+            Ok(dir) => {
+                self.jobs
+                    .start(Job::ExportEmbeddings { space, dir, points });
+            }
+            Err(e) => self.exported("embeddings", Err(e)),
+        }
     }
 }

@@ -339,7 +339,7 @@ impl FusionApp {
                     self.settings.export_dir = dir;
                 }
             });
-            if let Some(last) = &self.last_export {
+            if let Some(last) = &self.exports.last {
                 ui.small(format!("last export: {}", last.display()));
             }
             if let Some(card) = &self.model.card {

@@ -230,19 +230,7 @@ impl TrainingView {
 
     /// "epoch 3/15 · step 12/40 · 2 min left".
     pub fn progress_text(&self) -> String {
-        match &self.progress {
-            Some(p) => format!(
-                "epoch {}/{} · step {}/{} · loss {:.3} · {:.0} samples/s · {} left",
-                p.epoch,
-                p.epochs,
-                p.step,
-                p.steps,
-                p.loss,
-                p.samples_per_second,
-                clock(p.eta_seconds)
-            ),
-            None => "starting…".into(),
-        }
+        progress_text(self.progress.as_ref())
     }
 
     /// Fraction done over the whole run.
@@ -251,6 +239,23 @@ impl TrainingView {
             let steps = (p.epochs * p.steps).max(1) as f32;
             ((p.epoch.saturating_sub(1) * p.steps + p.step) as f32 / steps).clamp(0.0, 1.0)
         })
+    }
+}
+
+/// "epoch 3/15 · step 12/40 · … · 2 min left", or "starting…" before the first step.
+pub fn progress_text(progress: Option<&Progress>) -> String {
+    match progress {
+        Some(p) => format!(
+            "epoch {}/{} · step {}/{} · loss {:.3} · {:.0} samples/s · {} left",
+            p.epoch,
+            p.epochs,
+            p.step,
+            p.steps,
+            p.loss,
+            p.samples_per_second,
+            clock(p.eta_seconds)
+        ),
+        None => "starting…".into(),
     }
 }
 
@@ -462,7 +467,8 @@ impl FusionApp {
                 }
             });
         if !runs.is_empty() {
-            self.png_button(ui, "Save curves PNG", plot.response.rect, "training-curves");
+            self.exports
+                .png_button(ui, "Save curves PNG", plot.response.rect, "training-curves");
         }
         if matches!(curve, Curve::SingleModality | Curve::Weights) {
             ui.small("Colours are the modalities; the newest run is solid, earlier runs dashed.");
@@ -619,4 +625,19 @@ fn per_class_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String]) {
         w[1] * 100.0,
         w[2] * 100.0
     ));
+}
+
+impl FusionApp {
+    /// A training run's metrics per epoch as CSV.
+    pub fn export_metrics(&mut self, run: usize) {
+        let Some(r) = self.training.runs.get(run) else {
+            return;
+        };
+        let stem = format!("metrics-{}", r.name.replace([' ', '#'], ""));
+        let history = r.history.clone();
+        let result = self
+            .export_path(&stem, "csv")
+            .and_then(|p| crate::export::metrics_csv(&p, &history).map(|()| p));
+        self.exported("training metrics", result);
+    }
 }
