@@ -202,7 +202,7 @@ pub fn train(
         dataset.vocab.len(),
         &dataset.features,
     );
-    model_cfg.validate().map_err(EngineError::Settings)?;
+    model_cfg.validate()?;
     let store = ParamStore::new(cfg.seed);
     let model = FusionModel::new(&model_cfg, &store, device)?;
     let batcher = Batcher {

@@ -208,7 +208,7 @@ pub(super) fn tsne(
         last_kl = kl;
         step(i, p, kl)
     };
-    match run_tsne(&rows, config, &mut tracking)? {
+    match run_tsne(&rows, config, &mut tracking).map_err(|e| e.to_string())? {
         Some(points) => events.send(Event::Tsne {
             request_id,
             space,

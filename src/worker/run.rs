@@ -297,7 +297,7 @@ pub(super) fn train(
     cancel: &CancelToken,
 ) -> Result<Option<TrainingSummary>, String> {
     config.validate().map_err(|e| e.to_string())?;
-    let device = device::open(config.device)?;
+    let device = device::open(config.device).map_err(|e| e.to_string())?;
     let train_device = device.clone();
     let Some(data) = dataset(state, spec, load, events, cancel)? else {
         return Ok(None);
