@@ -20,24 +20,53 @@ pub enum ExportError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Encoding failed (CSV, JSON or PNG).
-    #[error("could not encode {path}: {message}")]
+    /// Encoding or writing the contents failed (CSV, JSON or PNG).
+    #[error("could not encode {path}: {source}")]
     Encode {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The cause.
+        source: EncodeError,
+    },
+    /// The pixels given for a PNG do not make an RGBA image of the size given.
+    #[error("could not encode {path}: {len} bytes is not a {width} × {height} RGBA image")]
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+        /// Bytes given.
+        len: usize,
+        /// Width given.
+        width: u32,
+        /// Height given.
+        height: u32,
     },
     /// Nothing to export.
     #[error("nothing to export: {0}")]
     Empty(String),
 }
 
+/// Why the contents of a file could not be written (returned by the `fill` of [`write_atomic`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// Writing the bytes failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// CSV encoding failed.
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    /// JSON encoding failed.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Image encoding failed.
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
+}
+
 /// Write `path` atomically: `fill` writes into a temporary file next to it, which is synced and
 /// renamed over `path` only when everything succeeded.
 pub fn write_atomic(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), EncodeError>,
 ) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.to_owned(),
@@ -57,9 +86,9 @@ pub fn write_atomic(
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(io)?;
         let mut out = std::io::BufWriter::new(file);
-        fill(&mut out).map_err(|message| ExportError::Encode {
+        fill(&mut out).map_err(|source| ExportError::Encode {
             path: path.to_owned(),
-            message,
+            source,
         })?;
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
@@ -78,11 +107,11 @@ fn csv_file(
 ) -> Result<(), ExportError> {
     write_atomic(path, |out| {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(header).map_err(|e| e.to_string())?;
+        w.write_record(header)?;
         for row in rows {
-            w.write_record(&row).map_err(|e| e.to_string())?;
+            w.write_record(&row)?;
         }
-        w.flush().map_err(|e| e.to_string())
+        Ok(w.flush()?)
     })
 }
 
@@ -208,14 +237,14 @@ pub fn tensorboard(dir: &Path, rows: &[EmbeddingRow<'_>]) -> Result<[PathBuf; 2]
     write_atomic(&vectors, |out| {
         for r in rows {
             let line: Vec<String> = r.vector.iter().map(ToString::to_string).collect();
-            writeln!(out, "{}", line.join("\t")).map_err(|e| e.to_string())?;
+            writeln!(out, "{}", line.join("\t"))?;
         }
         Ok(())
     })?;
     // Tabs and newlines inside a field would break the format.
     let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
     write_atomic(&metadata, |out| {
-        writeln!(out, "id\tlabel\tpredicted\tsplit").map_err(|e| e.to_string())?;
+        writeln!(out, "id\tlabel\tpredicted\tsplit")?;
         for r in rows {
             writeln!(
                 out,
@@ -224,8 +253,7 @@ pub fn tensorboard(dir: &Path, rows: &[EmbeddingRow<'_>]) -> Result<[PathBuf; 2]
                 clean(r.label),
                 clean(r.predicted),
                 clean(r.split)
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
         Ok(())
     })?;
@@ -290,27 +318,24 @@ pub fn prediction_json(
         "prediction": prediction,
     });
     write_atomic(path, |out| {
-        serde_json::to_writer_pretty(&mut *out, &json).map_err(|e| e.to_string())?;
-        writeln!(out).map_err(|e| e.to_string())
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        Ok(writeln!(out)?)
     })
 }
 
 /// An RGBA image as PNG.
 pub fn png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), ExportError> {
     let image = image::RgbaImage::from_raw(width, height, rgba.to_vec()).ok_or_else(|| {
-        ExportError::Encode {
+        ExportError::NotAnImage {
             path: path.to_owned(),
-            message: format!(
-                "{} bytes is not a {width} × {height} RGBA image",
-                rgba.len()
-            ),
+            len: rgba.len(),
+            width,
+            height,
         }
     })?;
     write_atomic(path, |out| {
         let mut bytes = std::io::Cursor::new(Vec::new());
-        image
-            .write_to(&mut bytes, image::ImageFormat::Png)
-            .map_err(|e| e.to_string())?;
-        out.write_all(bytes.get_ref()).map_err(|e| e.to_string())
+        image.write_to(&mut bytes, image::ImageFormat::Png)?;
+        Ok(out.write_all(bytes.get_ref())?)
     })
 }

@@ -3,6 +3,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/skip.rs"]
+mod skip;
+
 fn fusionlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fusionlab"))
         .args(args)
@@ -128,7 +131,10 @@ fn bad_input_exits_non_zero_with_the_reason_on_stderr() {
 fn avdigits_info() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/avdigits");
     if !dir.is_dir() {
-        println!("skipped: {} is absent", dir.display());
+        skip::skip(
+            "cli::avdigits_info",
+            &format!("{} is absent", dir.display()),
+        );
         return;
     }
     let out = fusionlab(&["data", "info", dir.to_str().expect("utf8")]);

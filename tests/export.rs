@@ -187,8 +187,8 @@ fn a_failed_write_leaves_the_old_file_and_no_temporary() {
     let path = dir.path().join("keep.csv");
     std::fs::write(&path, "old").unwrap();
     let err = write_atomic(&path, |out| {
-        out.write_all(b"half").map_err(|e| e.to_string())?;
-        Err("disk full".into())
+        out.write_all(b"half")?;
+        Err(std::io::Error::other("disk full").into())
     });
     assert!(err.unwrap_err().to_string().contains("disk full"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use fusionlab::app::Inputs;
 
+#[path = "support/skip.rs"]
+mod skip;
+
 fn mic_tool() -> Option<PathBuf> {
     let path = std::env::var_os("FUSIONLAB_VIRTUAL_MIC").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/virtual-mic.sh"),
@@ -16,14 +19,19 @@ fn mic_tool() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+const TEST: &str = "recording::records_a_spoken_word_and_the_saved_wav_round_trips";
+
 #[test]
 fn records_a_spoken_word_and_the_saved_wav_round_trips() {
     let Some(tool) = mic_tool() else {
-        println!("skipped: no virtual-mic.sh (../shared/tools) on this machine");
+        skip::skip(TEST, "no virtual-mic.sh (../shared/tools) on this machine");
         return;
     };
     if let Err(e) = fusionlab::audio::probe_input() {
-        println!("skipped: no usable microphone ({e}); `make test` starts a virtual one");
+        skip::skip(
+            TEST,
+            &format!("no usable microphone ({e}); `make test` starts a virtual one"),
+        );
         return;
     }
     let ctx = egui::Context::default();

@@ -120,9 +120,9 @@ fn tsne_cancels_and_rejects_bad_settings() {
     assert!(cancelled.is_none());
     let err = tsne(&refs, &TsneConfig::default(), &mut |_, _, _| true)
         .expect_err("perplexity 30 on 20 points");
-    assert!(err.contains("too large"), "{err}");
+    assert!(err.to_string().contains("too large"), "{err}");
     let err = tsne(&refs[..3], &TsneConfig::default(), &mut |_, _, _| true).expect_err("3 points");
-    assert!(err.contains("at least 5"), "{err}");
+    assert!(err.to_string().contains("at least 5"), "{err}");
 }
 
 /// Share of points whose nearest neighbour in the layout has their label.
@@ -250,7 +250,7 @@ fn barnes_hut_tsne_cancels_promptly_and_explains_bad_input() {
 
     let check = |cfg: TsneConfig, rows: &[&[f32]], wanted: &str| {
         let err = tsne(rows, &cfg, &mut |_, _, _| true).expect_err(wanted);
-        assert!(err.contains(wanted), "{err}");
+        assert!(err.to_string().contains(wanted), "{err}");
     };
     let good = refs(&rows);
     for theta in [-0.1, 1.5, f32::NAN] {

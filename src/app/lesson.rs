@@ -119,8 +119,8 @@ impl Lesson {
     /// Write it (atomically) as pretty JSON.
     pub fn save(&self, path: &Path) -> Result<(), crate::export::ExportError> {
         crate::export::write_atomic(path, |out| {
-            serde_json::to_writer_pretty(&mut *out, self).map_err(|e| e.to_string())?;
-            writeln!(out).map_err(|e| e.to_string())
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            Ok(writeln!(out)?)
         })
     }
 }

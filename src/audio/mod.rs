@@ -282,8 +282,6 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), C
         reason,
     };
     encoded.map_err(|e| fail(e.to_string()))?;
-    crate::export::write_atomic(path, |out| {
-        out.write_all(bytes.get_ref()).map_err(|e| e.to_string())
-    })
-    .map_err(|e| fail(e.to_string()))
+    crate::export::write_atomic(path, |out| Ok(out.write_all(bytes.get_ref())?))
+        .map_err(|e| fail(e.to_string()))
 }

@@ -201,7 +201,7 @@ pub(super) fn unexpected(outcome: &Outcome) -> anyhow::Error {
 fn out_dir(name: &str) -> anyhow::Result<PathBuf> {
     let dir = checkpoint::resolve(name);
     if !name.contains('/') {
-        check_name(name).map_err(|e| anyhow!(e))?;
+        check_name(name)?;
     }
     Ok(dir)
 }

@@ -107,7 +107,7 @@ impl FromStr for DatasetSpec {
                 },
             }
         }
-        cfg.validate().map_err(bad)?;
+        cfg.validate().map_err(|e| bad(e.to_string()))?;
         Ok(Self::Synthetic(cfg))
     }
 }

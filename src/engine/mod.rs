@@ -30,6 +30,9 @@ pub enum EngineError {
     /// Settings out of range; the message names the setting.
     #[error("{0}")]
     Settings(String),
+    /// The architecture the settings give for a dataset does not hold together.
+    #[error(transparent)]
+    Architecture(#[from] crate::model::ConfigError),
     /// The dataset cannot be used as asked.
     #[error("{0}")]
     Data(String),

@@ -1,6 +1,8 @@
 //! The training loop: AdamW, warm-up + cosine schedule, gradient clipping, early stopping on
 //! validation loss, NaN/Inf detection (the last good weights are kept), cancel every batch.
 
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use candle_core::{D, Device, Tensor};
@@ -14,7 +16,7 @@ use super::metrics::Metrics;
 use super::{Batcher, EngineError, TrainConfig, dropout_presence};
 use crate::data::{Dataset, Sample, Split, SplitFractions, stratified_splits};
 use crate::model::checkpoint::{FORMAT, LoadedModel, ModelCard, VERSION};
-use crate::model::{FusionModel, ParamStore};
+use crate::model::{FusionModel, ModelConfig, ParamStore};
 
 /// Progress inside an epoch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -182,9 +184,71 @@ pub fn train(
     device: &Device,
     observer: &dyn TrainObserver,
 ) -> Result<TrainOutcome, EngineError> {
+    let (train_idx, val_idx, test_idx) = checked_splits(dataset, cfg)?;
+    let model_cfg = cfg.model_config(
+        dataset.classes.len(),
+        dataset.vocab.len(),
+        &dataset.features,
+    );
+    model_cfg.validate()?;
+    let store = ParamStore::new(cfg.seed);
+    let model = FusionModel::new(&model_cfg, &store, device)?;
+    let batcher = Batcher {
+        config: &model_cfg,
+        vocab: &dataset.vocab,
+        device,
+    };
+    let samples =
+        |idx: &[usize]| -> Vec<&Sample> { idx.iter().map(|&i| &dataset.samples[i]).collect() };
+    let val_samples = samples(&val_idx);
+    let ctx = Context {
+        dataset,
+        cfg,
+        observer,
+        model: &model,
+        batcher: &batcher,
+        store: &store,
+    };
+    let mut run = Run::new(ctx, train_idx.len())?;
+    let (history, stop, best) = run.epochs(train_idx, &val_samples)?;
+    let seconds = run.started.elapsed().as_secs_f32();
+    let seen = run.seen;
+    let (best_epoch, val, test) = run.finish(
+        history.len(),
+        &stop,
+        best.as_ref(),
+        &val_samples,
+        &samples(&test_idx),
+    )?;
+    let metrics = serde_json::json!({
+        "stop": stop,
+        "best_epoch": best_epoch,
+        "epochs_run": history.len(),
+        "val": val.as_ref().map(|v| summary(&v.metrics)),
+        "test": test.as_ref().map(|v| summary(&v.metrics)),
+        "train_seconds": seconds,
+    });
+    let card = model_card(dataset, cfg, model_cfg, metrics);
+    Ok(TrainOutcome {
+        model: LoadedModel { card, store, model },
+        history,
+        stop,
+        best_epoch,
+        val,
+        test,
+        seconds,
+        samples_per_second: seen as f32 / seconds.max(1e-6),
+    })
+}
+
+/// Check the settings and the dataset, and split it into train, validation and test indices.
+fn checked_splits(
+    dataset: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), EngineError> {
     cfg.validate()?;
-    let (train_idx, val_idx, test_idx) = split_indices(dataset, cfg.seed);
-    if train_idx.is_empty() {
+    let splits = split_indices(dataset, cfg.seed);
+    if splits.0.is_empty() {
         return Err(EngineError::Data(format!(
             "dataset {} has no training samples; give it a 'train' split or let fusionlab split it",
             dataset.name
@@ -197,234 +261,21 @@ pub fn train(
             dataset.classes.len()
         )));
     }
-    let model_cfg = cfg.model_config(
-        dataset.classes.len(),
-        dataset.vocab.len(),
-        &dataset.features,
-    );
-    model_cfg.validate().map_err(EngineError::Settings)?;
-    let store = ParamStore::new(cfg.seed);
-    let model = FusionModel::new(&model_cfg, &store, device)?;
-    let batcher = Batcher {
-        config: &model_cfg,
-        vocab: &dataset.vocab,
-        device,
-    };
-    let params = ParamsAdamW {
-        lr: cfg.learning_rate,
-        weight_decay: cfg.weight_decay,
-        ..Default::default()
-    };
-    let vars = store.vars();
-    let mut opt = AdamW::new(vars.clone(), params)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
-    let steps = train_idx.len().div_ceil(cfg.batch_size);
-    let total_steps = steps * cfg.epochs;
-    let val_samples: Vec<&Sample> = val_idx.iter().map(|&i| &dataset.samples[i]).collect();
+    Ok(splits)
+}
 
-    let started = Instant::now();
-    let mut last_progress = Instant::now();
-    let mut seen = 0usize;
-    let mut history = Vec::new();
-    let mut best: Option<(f32, usize, _)> = None;
-    let mut bad_epochs = 0usize;
-    let mut stop = StopReason::Completed;
-    let mut last_good: Option<Vec<Tensor>> = None;
-    let mut order = train_idx.clone();
-    'epochs: for epoch in 1..=cfg.epochs {
-        let epoch_start = Instant::now();
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct, mut count) = (0f64, 0usize, 0usize);
-        for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            if observer.cancelled() {
-                stop = StopReason::Cancelled;
-                break 'epochs;
-            }
-            let samples: Vec<&Sample> = chunk.iter().map(|&i| &dataset.samples[i]).collect();
-            let keep = dropout_presence(&samples, cfg.modality_dropout, &mut rng);
-            let batch = batcher.batch(&samples, Some(&keep))?;
-            let labels = batch
-                .labels
-                .clone()
-                .ok_or_else(|| EngineError::Data("batch without labels".into()))?;
-            let out = model.forward(&batch, false)?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
-            let loss_value = loss.to_scalar::<f32>()?;
-            let non_finite = |what: String| StopReason::NonFinite {
-                epoch,
-                step: step + 1,
-                what,
-            };
-            if !loss_value.is_finite() {
-                restore(&vars, last_good.as_deref())?;
-                stop = non_finite(format!("training loss is {loss_value}"));
-                break 'epochs;
-            }
-            // Adam keeps steps finite even at absurd learning rates, so the logits blow up
-            // without ever reaching NaN: a loss far above guessing's ln(K) means divergence.
-            let guessing = (dataset.classes.len().max(2) as f32).ln();
-            if loss_value > DIVERGED * guessing {
-                // The update before this step did the damage: go back to before it.
-                restore(&vars, last_good.as_deref())?;
-                stop = non_finite(format!(
-                    "training loss is {loss_value:.1}, over {DIVERGED:.0}× that of guessing ({guessing:.2}): the run diverged"
-                ));
-                break 'epochs;
-            }
-            let mut grads = loss.backward()?;
-            let mut norm_sq = 0f64;
-            for var in &vars {
-                if let Some(g) = grads.get(var) {
-                    norm_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-                }
-            }
-            let norm = norm_sq.sqrt();
-            if !norm.is_finite() {
-                stop = non_finite(format!("gradient norm is {norm}"));
-                break 'epochs;
-            }
-            if cfg.clip_norm > 0.0 && norm > cfg.clip_norm {
-                let scale = cfg.clip_norm / norm;
-                for var in &vars {
-                    if let Some(g) = grads.remove(var) {
-                        grads.insert(var, (g * scale)?);
-                    }
-                }
-            }
-            opt.set_learning_rate(lr_at(cfg, (epoch - 1) * steps + step, total_steps));
-            // Keep the weights from before this update, to go back to if it turns out bad (the
-            // weights overflow now, or the next step's loss is NaN or far off).
-            let backup: Vec<Tensor> = vars
-                .iter()
-                .map(|v| v.as_tensor().copy())
-                .collect::<candle_core::Result<_>>()?;
-            opt.step(&grads)?;
-            if !weights_finite(&vars)? {
-                restore(&vars, Some(&backup))?;
-                stop = non_finite(format!(
-                    "the weights overflowed after the update (learning rate {})",
-                    cfg.learning_rate
-                ));
-                break 'epochs;
-            }
-            last_good = Some(backup);
-
-            let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
-            correct += predicted
-                .iter()
-                .zip(chunk)
-                .filter(|(p, i)| **p as usize == dataset.samples[**i].label)
-                .count();
-            loss_sum += f64::from(loss_value) * chunk.len() as f64;
-            count += chunk.len();
-            seen += chunk.len();
-            if last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = Instant::now();
-                let rate = seen as f32 / started.elapsed().as_secs_f32().max(1e-6);
-                let left =
-                    (total_steps - ((epoch - 1) * steps + step + 1)) as f32 * cfg.batch_size as f32;
-                observer.progress(&Progress {
-                    epoch,
-                    epochs: cfg.epochs,
-                    step: step + 1,
-                    steps,
-                    loss: (loss_sum / count.max(1) as f64) as f32,
-                    samples_per_second: rate,
-                    eta_seconds: left / rate.max(1e-6),
-                });
-            }
-        }
-        let val = if val_samples.is_empty() {
-            None
-        } else {
-            match evaluate(
-                &model,
-                &batcher,
-                &val_samples,
-                dataset.classes.len(),
-                false,
-                &|| observer.cancelled(),
-            )? {
-                Some(v) => Some(v),
-                None => {
-                    stop = StopReason::Cancelled;
-                    break 'epochs;
-                }
-            }
-        };
-        let train_loss = (loss_sum / count.max(1) as f64) as f32;
-        let monitored = val.as_ref().map_or(train_loss, |v| v.metrics.loss);
-        // Patience counts real improvements; ties keep the later weights (once the validation
-        // loss is ~0 the model can still get better on inputs with missing modalities).
-        let improved = best.as_ref().is_none_or(|(b, _, _)| monitored < *b - 1e-4);
-        let kept = best.as_ref().is_none_or(|(b, _, _)| monitored <= *b);
-        if kept {
-            best = Some((monitored, epoch, store.snapshot()?));
-        }
-        if improved {
-            bad_epochs = 0;
-        } else {
-            bad_epochs += 1;
-        }
-        let report = EpochReport {
-            epoch,
-            epochs: cfg.epochs,
-            train_loss,
-            train_accuracy: correct as f32 / count.max(1) as f32,
-            learning_rate: lr_at(cfg, epoch * steps - 1, total_steps),
-            val: val.map(|v| v.metrics).unwrap_or_default(),
-            best: kept,
-            seconds: epoch_start.elapsed().as_secs_f32(),
-        };
-        observer.epoch(&report);
-        history.push(report);
-        if cfg.patience > 0 && bad_epochs >= cfg.patience {
-            stop = StopReason::EarlyStopped;
-            break;
-        }
-    }
-    let seconds = started.elapsed().as_secs_f32();
-    // After NaN the current weights are the last good ones (the bad step was never applied);
-    // otherwise go back to the best validation epoch.
-    let mut best_epoch = history.len();
-    if !matches!(stop, StopReason::NonFinite { .. })
-        && let Some((_, epoch, values)) = &best
-    {
-        store.restore(values)?;
-        best_epoch = *epoch;
-    }
-    let finished_epochs = !history.is_empty();
-    let never = || false;
-    let test_samples: Vec<&Sample> = test_idx.iter().map(|&i| &dataset.samples[i]).collect();
-    let (val, test) = if finished_epochs && !matches!(stop, StopReason::NonFinite { .. }) {
-        let k = dataset.classes.len();
-        let val = if val_samples.is_empty() {
-            None
-        } else {
-            evaluate(&model, &batcher, &val_samples, k, true, &never)?
-        };
-        let test = if test_samples.is_empty() {
-            None
-        } else {
-            evaluate(&model, &batcher, &test_samples, k, true, &never)?
-        };
-        (val, test)
-    } else {
-        (None, None)
-    };
-    let metrics = serde_json::json!({
-        "stop": stop,
-        "best_epoch": best_epoch,
-        "epochs_run": history.len(),
-        "val": val.as_ref().map(|v| summary(&v.metrics)),
-        "test": test.as_ref().map(|v| summary(&v.metrics)),
-        "train_seconds": seconds,
-    });
-    let card = ModelCard {
+/// The description saved with a freshly trained model (named when it is saved).
+fn model_card(
+    dataset: &Dataset,
+    cfg: &TrainConfig,
+    model: ModelConfig,
+    metrics: serde_json::Value,
+) -> ModelCard {
+    ModelCard {
         format: FORMAT.to_owned(),
         version: VERSION,
         name: String::new(),
-        model: model_cfg,
+        model,
         features: dataset.features.clone(),
         vocab: dataset.vocab.clone(),
         classes: dataset.classes.clone(),
@@ -432,17 +283,342 @@ pub fn train(
         training: serde_json::to_value(cfg).unwrap_or_default(),
         metrics,
         saved_unix: 0,
-    };
-    Ok(TrainOutcome {
-        model: LoadedModel { card, store, model },
-        history,
-        stop,
-        best_epoch,
-        val,
-        test,
-        seconds,
-        samples_per_second: seen as f32 / seconds.max(1e-6),
-    })
+    }
+}
+
+/// The best epoch so far.
+struct Best {
+    /// Its monitored loss (validation, or training without a validation split).
+    loss: f32,
+    epoch: usize,
+    weights: BTreeMap<String, Tensor>,
+}
+
+/// Running sums over the batches of one epoch.
+#[derive(Default)]
+struct EpochSums {
+    loss: f64,
+    correct: usize,
+    count: usize,
+}
+
+impl EpochSums {
+    fn mean_loss(&self) -> f32 {
+        (self.loss / self.count.max(1) as f64) as f32
+    }
+}
+
+/// What a run reads and never changes.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    dataset: &'a Dataset,
+    cfg: &'a TrainConfig,
+    observer: &'a dyn TrainObserver,
+    model: &'a FusionModel,
+    batcher: &'a Batcher<'a>,
+    store: &'a ParamStore,
+}
+
+/// A run in progress: its context, the optimiser and the random stream (shuffling and modality
+/// dropout draw from it in a fixed order, which keeps runs deterministic for a seed).
+struct Run<'a> {
+    ctx: Context<'a>,
+    vars: Vec<candle_core::Var>,
+    opt: AdamW,
+    rng: rand_chacha::ChaCha8Rng,
+    /// Steps per epoch.
+    steps: usize,
+    total_steps: usize,
+    /// The weights from before the last update, to go back to when a step turns out bad.
+    last_good: Option<Vec<Tensor>>,
+    started: Instant,
+    last_progress: Instant,
+    /// Training samples processed so far.
+    seen: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Set up AdamW and the random stream for a run over `train_len` training samples.
+    fn new(ctx: Context<'a>, train_len: usize) -> Result<Self, EngineError> {
+        let cfg = ctx.cfg;
+        let params = ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let vars = ctx.store.vars();
+        let opt = AdamW::new(vars.clone(), params)?;
+        let steps = train_len.div_ceil(cfg.batch_size);
+        Ok(Self {
+            ctx,
+            vars,
+            opt,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1)),
+            steps,
+            total_steps: steps * cfg.epochs,
+            last_good: None,
+            started: Instant::now(),
+            last_progress: Instant::now(),
+            seen: 0,
+        })
+    }
+
+    /// Run the epochs until done, stopped early, cancelled or non-finite; returns every epoch's
+    /// report, why it stopped and the best epoch.
+    fn epochs(
+        &mut self,
+        mut order: Vec<usize>,
+        val_samples: &[&Sample],
+    ) -> Result<(Vec<EpochReport>, StopReason, Option<Best>), EngineError> {
+        let cfg = self.ctx.cfg;
+        let mut history = Vec::new();
+        let mut best: Option<Best> = None;
+        let mut bad_epochs = 0usize;
+        for epoch in 1..=cfg.epochs {
+            let epoch_start = Instant::now();
+            order.shuffle(&mut self.rng);
+            let sums = match self.train_epoch(epoch, &order)? {
+                ControlFlow::Continue(sums) => sums,
+                ControlFlow::Break(stop) => return Ok((history, stop, best)),
+            };
+            let Some(val) = self.validation(val_samples)? else {
+                return Ok((history, StopReason::Cancelled, best));
+            };
+            let train_loss = sums.mean_loss();
+            let monitored = val.as_ref().map_or(train_loss, |v| v.metrics.loss);
+            // Patience counts real improvements; ties keep the later weights (once the validation
+            // loss is ~0 the model can still get better on inputs with missing modalities).
+            let improved = best.as_ref().is_none_or(|b| monitored < b.loss - 1e-4);
+            let kept = best.as_ref().is_none_or(|b| monitored <= b.loss);
+            if kept {
+                best = Some(Best {
+                    loss: monitored,
+                    epoch,
+                    weights: self.ctx.store.snapshot()?,
+                });
+            }
+            bad_epochs = if improved { 0 } else { bad_epochs + 1 };
+            let report = EpochReport {
+                epoch,
+                epochs: cfg.epochs,
+                train_loss,
+                train_accuracy: sums.correct as f32 / sums.count.max(1) as f32,
+                learning_rate: lr_at(cfg, epoch * self.steps - 1, self.total_steps),
+                val: val.map(|v| v.metrics).unwrap_or_default(),
+                best: kept,
+                seconds: epoch_start.elapsed().as_secs_f32(),
+            };
+            self.ctx.observer.epoch(&report);
+            history.push(report);
+            if cfg.patience > 0 && bad_epochs >= cfg.patience {
+                return Ok((history, StopReason::EarlyStopped, best));
+            }
+        }
+        Ok((history, StopReason::Completed, best))
+    }
+
+    /// Go back to the best epoch's weights (after NaN the current weights are already the last
+    /// good ones: the bad step was never applied) and evaluate them on the validation and test
+    /// samples, when an epoch finished. Returns the epoch kept and the two evaluations.
+    fn finish(
+        &self,
+        epochs_run: usize,
+        stop: &StopReason,
+        best: Option<&Best>,
+        val_samples: &[&Sample],
+        test_samples: &[&Sample],
+    ) -> Result<(usize, Option<Evaluation>, Option<Evaluation>), EngineError> {
+        let non_finite = matches!(stop, StopReason::NonFinite { .. });
+        let mut best_epoch = epochs_run;
+        if !non_finite && let Some(best) = best {
+            self.ctx.store.restore(&best.weights)?;
+            best_epoch = best.epoch;
+        }
+        if epochs_run == 0 || non_finite {
+            return Ok((best_epoch, None, None));
+        }
+        let classes = self.ctx.dataset.classes.len();
+        let final_eval = |samples: &[&Sample]| match samples {
+            [] => Ok(None),
+            _ => evaluate(
+                self.ctx.model,
+                self.ctx.batcher,
+                samples,
+                classes,
+                true,
+                &|| false,
+            ),
+        };
+        Ok((
+            best_epoch,
+            final_eval(val_samples)?,
+            final_eval(test_samples)?,
+        ))
+    }
+
+    /// Evaluate on the validation split after an epoch: `Ok(Some(None))` without one, `Ok(None)`
+    /// when cancelled.
+    fn validation(&self, samples: &[&Sample]) -> Result<Option<Option<Evaluation>>, EngineError> {
+        if samples.is_empty() {
+            return Ok(Some(None));
+        }
+        let classes = self.ctx.dataset.classes.len();
+        let cancelled = || self.ctx.observer.cancelled();
+        Ok(evaluate(
+            self.ctx.model,
+            self.ctx.batcher,
+            samples,
+            classes,
+            false,
+            &cancelled,
+        )?
+        .map(Some))
+    }
+
+    /// One pass over `order` in batches; breaks with the reason when the run must stop.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        order: &[usize],
+    ) -> Result<ControlFlow<StopReason, EpochSums>, EngineError> {
+        let mut sums = EpochSums::default();
+        for (step, chunk) in order.chunks(self.ctx.cfg.batch_size).enumerate() {
+            if self.ctx.observer.cancelled() {
+                return Ok(ControlFlow::Break(StopReason::Cancelled));
+            }
+            let (loss, correct) = match self.step(epoch, step, chunk)? {
+                ControlFlow::Continue(done) => done,
+                ControlFlow::Break(stop) => return Ok(ControlFlow::Break(stop)),
+            };
+            sums.correct += correct;
+            sums.loss += f64::from(loss) * chunk.len() as f64;
+            sums.count += chunk.len();
+            self.seen += chunk.len();
+            if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                self.last_progress = Instant::now();
+                self.report_progress(epoch, step, &sums);
+            }
+        }
+        Ok(ControlFlow::Continue(sums))
+    }
+
+    fn report_progress(&self, epoch: usize, step: usize, sums: &EpochSums) {
+        let rate = self.seen as f32 / self.started.elapsed().as_secs_f32().max(1e-6);
+        let done = (epoch - 1) * self.steps + step + 1;
+        let left = (self.total_steps - done) as f32 * self.ctx.cfg.batch_size as f32;
+        self.ctx.observer.progress(&Progress {
+            epoch,
+            epochs: self.ctx.cfg.epochs,
+            step: step + 1,
+            steps: self.steps,
+            loss: sums.mean_loss(),
+            samples_per_second: rate,
+            eta_seconds: left / rate.max(1e-6),
+        });
+    }
+
+    /// Train on one batch (0-based `step` of `epoch`): continues with its loss and the number
+    /// predicted right, or breaks with [`StopReason::NonFinite`] with the last good weights back.
+    fn step(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        chunk: &[usize],
+    ) -> Result<ControlFlow<StopReason, (f32, usize)>, EngineError> {
+        let Context {
+            dataset,
+            cfg,
+            model,
+            batcher,
+            ..
+        } = self.ctx;
+        let samples: Vec<&Sample> = chunk.iter().map(|&i| &dataset.samples[i]).collect();
+        let keep = dropout_presence(&samples, cfg.modality_dropout, &mut self.rng);
+        let batch = batcher.batch(&samples, Some(&keep))?;
+        let labels = batch
+            .labels
+            .clone()
+            .ok_or_else(|| EngineError::Data("batch without labels".into()))?;
+        let out = model.forward(&batch, false)?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        let non_finite = |what: String| {
+            ControlFlow::Break(StopReason::NonFinite {
+                epoch,
+                step: step + 1,
+                what,
+            })
+        };
+        if !loss_value.is_finite() {
+            restore(&self.vars, self.last_good.as_deref())?;
+            return Ok(non_finite(format!("training loss is {loss_value}")));
+        }
+        // Adam keeps steps finite even at absurd learning rates, so the logits blow up
+        // without ever reaching NaN: a loss far above guessing's ln(K) means divergence.
+        let guessing = (dataset.classes.len().max(2) as f32).ln();
+        if loss_value > DIVERGED * guessing {
+            // The update before this step did the damage: go back to before it.
+            restore(&self.vars, self.last_good.as_deref())?;
+            return Ok(non_finite(format!(
+                "training loss is {loss_value:.1}, over {DIVERGED:.0}× that of guessing ({guessing:.2}): the run diverged"
+            )));
+        }
+        if let Some(what) = self.update(&loss, (epoch - 1) * self.steps + step)? {
+            return Ok(non_finite(what));
+        }
+        let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+        let correct = predicted
+            .iter()
+            .zip(chunk)
+            .filter(|(p, i)| **p as usize == dataset.samples[**i].label)
+            .count();
+        Ok(ControlFlow::Continue((loss_value, correct)))
+    }
+
+    /// Back-propagate `loss`, clip the gradients and take optimiser step number `global_step`.
+    /// Returns what was not finite when the gradients or the updated weights are not (the
+    /// weights are then those from before the update).
+    fn update(&mut self, loss: &Tensor, global_step: usize) -> Result<Option<String>, EngineError> {
+        let cfg = self.ctx.cfg;
+        let mut grads = loss.backward()?;
+        let mut norm_sq = 0f64;
+        for var in &self.vars {
+            if let Some(g) = grads.get(var) {
+                norm_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+            }
+        }
+        let norm = norm_sq.sqrt();
+        if !norm.is_finite() {
+            return Ok(Some(format!("gradient norm is {norm}")));
+        }
+        if cfg.clip_norm > 0.0 && norm > cfg.clip_norm {
+            let scale = cfg.clip_norm / norm;
+            for var in &self.vars {
+                if let Some(g) = grads.remove(var) {
+                    grads.insert(var, (g * scale)?);
+                }
+            }
+        }
+        self.opt
+            .set_learning_rate(lr_at(cfg, global_step, self.total_steps));
+        // Keep the weights from before this update, to go back to if it turns out bad (the
+        // weights overflow now, or the next step's loss is NaN or far off).
+        let backup: Vec<Tensor> = self
+            .vars
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?;
+        self.opt.step(&grads)?;
+        if !weights_finite(&self.vars)? {
+            restore(&self.vars, Some(&backup))?;
+            return Ok(Some(format!(
+                "the weights overflowed after the update (learning rate {})",
+                cfg.learning_rate
+            )));
+        }
+        self.last_good = Some(backup);
+        Ok(None)
+    }
 }
 
 fn summary(m: &Metrics) -> serde_json::Value {

@@ -130,8 +130,18 @@ pub fn resolve(name: &str) -> PathBuf {
     }
 }
 
+/// A model name that cannot be a folder name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "model name '{name}' must be 1–100 letters, digits, '-', '_' or '.', not starting with '.'"
+)]
+pub struct NameError {
+    /// The name as given.
+    pub name: String,
+}
+
 /// Is `name` usable as a folder name?
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), NameError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
@@ -141,9 +151,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "model name '{name}' must be 1–100 letters, digits, '-', '_' or '.', not starting with '.'"
-        ))
+        Err(NameError {
+            name: name.to_owned(),
+        })
     }
 }
 

@@ -47,28 +47,59 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
+/// Why the chosen device cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// This binary was built without the backend asked for.
+    #[error("this fusionlab was built without {backend}; {rebuild} or use --device cpu")]
+    NotBuiltWith {
+        /// The backend (`CUDA`, `Metal`).
+        backend: &'static str,
+        /// How to build a binary that has it.
+        rebuild: &'static str,
+    },
+    /// The backend is there but the device did not open.
+    #[error("cannot open {device}: {source}")]
+    Open {
+        /// The device (`CUDA device 0`, `the Metal device`).
+        device: &'static str,
+        /// The cause.
+        source: candle_core::Error,
+    },
+}
+
 /// Open the chosen device. Asking for a backend this binary was built without is an error
 /// that says how to build with it; `Auto` falls back to the CPU.
-pub fn open(choice: DeviceChoice) -> Result<Device, String> {
+pub fn open(choice: DeviceChoice) -> Result<Device, DeviceError> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
-        DeviceChoice::Cuda if !cfg!(feature = "cuda") => Err(
-            "this fusionlab was built without CUDA; build one with `make build-cuda` (or `cargo build --release --features cuda`; see README, Building for NVIDIA GPUs) or use --device cpu".to_owned(),
-        ),
-        DeviceChoice::Metal if !cfg!(feature = "metal") => Err(
-            "this fusionlab was built without Metal; rebuild with `cargo build --release --features metal` or use --device cpu".to_owned(),
-        ),
-        DeviceChoice::Cuda => Device::new_cuda(0).map_err(|e| format!("cannot open CUDA device 0: {e}")),
-        DeviceChoice::Metal => Device::new_metal(0).map_err(|e| format!("cannot open the Metal device: {e}")),
+        DeviceChoice::Cuda if !cfg!(feature = "cuda") => Err(DeviceError::NotBuiltWith {
+            backend: "CUDA",
+            rebuild: "build one with `make build-cuda` (or `cargo build --release --features cuda`; see README, Building for NVIDIA GPUs)",
+        }),
+        DeviceChoice::Metal if !cfg!(feature = "metal") => Err(DeviceError::NotBuiltWith {
+            backend: "Metal",
+            rebuild: "rebuild with `cargo build --release --features metal`",
+        }),
+        DeviceChoice::Cuda => Device::new_cuda(0).map_err(|source| DeviceError::Open {
+            device: "CUDA device 0",
+            source,
+        }),
+        DeviceChoice::Metal => Device::new_metal(0).map_err(|source| DeviceError::Open {
+            device: "the Metal device",
+            source,
+        }),
         DeviceChoice::Auto => {
             if cfg!(feature = "cuda")
-                && let Ok(device) = Device::new_cuda(0) {
-                    return Ok(device);
-                }
+                && let Ok(device) = Device::new_cuda(0)
+            {
+                return Ok(device);
+            }
             if cfg!(feature = "metal")
-                && let Ok(device) = Device::new_metal(0) {
-                    return Ok(device);
-                }
+                && let Ok(device) = Device::new_metal(0)
+            {
+                return Ok(device);
+            }
             Ok(Device::Cpu)
         }
     }

@@ -240,45 +240,69 @@ impl ModelConfig {
         }
     }
 
-    /// Check the sizes fit together; the message names the field.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        let checks: [(bool, String); 7] = [
-            (
-                self.classes >= 2,
-                format!("classes is {}, need at least 2", self.classes),
-            ),
-            (
-                self.image_size >= 4 && self.image_size.is_multiple_of(4),
-                format!("image_size is {}, need a multiple of 4", self.image_size),
-            ),
-            (
-                self.mel_bins >= 8 && self.mel_bins.is_multiple_of(8),
-                format!("mel_bins is {}, need a multiple of 8", self.mel_bins),
-            ),
-            (
-                self.frames >= 4,
-                format!("frames is {}, need at least 4", self.frames),
-            ),
-            (
-                self.embed_dim >= 4
-                    && self.embed_dim.is_multiple_of(2)
-                    && self.embed_dim.is_multiple_of(self.heads.max(1)),
-                format!(
-                    "embed_dim is {}, need an even width divisible by heads ({})",
-                    self.embed_dim, self.heads
-                ),
-            ),
-            (self.max_tokens >= 1, "max_tokens is 0".to_owned()),
-            (
-                self.hidden >= 1 && self.tensor_dim >= 1 && self.rank >= 1 && self.layers >= 1,
-                "hidden, tensor_dim, rank and layers must be at least 1".to_owned(),
-            ),
-        ];
-        match checks.into_iter().find(|(ok, _)| !ok) {
-            Some((_, msg)) => Err(msg),
-            None => Ok(()),
+    /// Check the sizes fit together; the error names the field.
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
+        if self.classes < 2 {
+            return Err(ConfigError::Classes(self.classes));
         }
+        if !(self.image_size >= 4 && self.image_size.is_multiple_of(4)) {
+            return Err(ConfigError::ImageSize(self.image_size));
+        }
+        if !(self.mel_bins >= 8 && self.mel_bins.is_multiple_of(8)) {
+            return Err(ConfigError::MelBins(self.mel_bins));
+        }
+        if self.frames < 4 {
+            return Err(ConfigError::Frames(self.frames));
+        }
+        if !(self.embed_dim >= 4
+            && self.embed_dim.is_multiple_of(2)
+            && self.embed_dim.is_multiple_of(self.heads.max(1)))
+        {
+            return Err(ConfigError::EmbedDim {
+                embed_dim: self.embed_dim,
+                heads: self.heads,
+            });
+        }
+        if self.max_tokens == 0 {
+            return Err(ConfigError::NoTokens);
+        }
+        if self.hidden == 0 || self.tensor_dim == 0 || self.rank == 0 || self.layers == 0 {
+            return Err(ConfigError::ZeroWidth);
+        }
+        Ok(())
     }
+}
+
+/// Why a [`ModelConfig`] does not hold together (the first failed check); the message names the
+/// field and what it needs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Fewer than two classes.
+    #[error("classes is {0}, need at least 2")]
+    Classes(usize),
+    /// `image_size` is not a positive multiple of 4.
+    #[error("image_size is {0}, need a multiple of 4")]
+    ImageSize(usize),
+    /// `mel_bins` is not a positive multiple of 8.
+    #[error("mel_bins is {0}, need a multiple of 8")]
+    MelBins(usize),
+    /// Fewer than 4 log-mel frames.
+    #[error("frames is {0}, need at least 4")]
+    Frames(usize),
+    /// `embed_dim` is too small, odd, or not divisible by the number of heads.
+    #[error("embed_dim is {embed_dim}, need an even width divisible by heads ({heads})")]
+    EmbedDim {
+        /// The embedding width.
+        embed_dim: usize,
+        /// The number of attention heads.
+        heads: usize,
+    },
+    /// `max_tokens` is 0.
+    #[error("max_tokens is 0")]
+    NoTokens,
+    /// One of `hidden`, `tensor_dim`, `rank` or `layers` is 0.
+    #[error("hidden, tensor_dim, rank and layers must be at least 1")]
+    ZeroWidth,
 }
 
 /// One mini-batch on the model's device. Absent inputs are zeros and `present` is 0 for them.
@@ -373,7 +397,9 @@ pub fn shapley_weights(values: &[f32; 8], present: [bool; 3]) -> [f32; 3] {
 impl FusionModel {
     /// Create the network's parameters in `store` (or reuse those already there).
     pub fn new(config: &ModelConfig, store: &ParamStore, device: &Device) -> Result<Self> {
-        config.validate().map_err(candle_core::Error::Msg)?;
+        config
+            .validate()
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let vb = store.builder(device);
         Ok(Self {
             config: config.clone(),

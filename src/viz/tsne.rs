@@ -52,36 +52,83 @@ impl Default for TsneConfig {
     }
 }
 
+/// Why t-SNE cannot run or did not finish; each message says what to change.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TsneError {
+    /// Fewer than 5 points.
+    #[error("t-SNE needs at least 5 points, got {0}")]
+    TooFewPoints(usize),
+    /// Perplexity below 2 or not finite.
+    #[error("perplexity {0} must be at least 2")]
+    Perplexity(f32),
+    /// Perplexity too large for the number of points (it must stay below a third of them).
+    #[error("perplexity {perplexity} is too large for {points} points (keep it below {:.0})", *points as f32 / 3.0)]
+    PerplexityTooLarge {
+        /// The perplexity given.
+        perplexity: f32,
+        /// The number of points.
+        points: usize,
+    },
+    /// Iterations outside 1–10000.
+    #[error("iterations {0} must be 1–10000")]
+    Iterations(usize),
+    /// Learning rate not above 0 (or not finite).
+    #[error("learning rate {0} must be > 0")]
+    LearningRate(f32),
+    /// Opening angle outside 0–1.
+    #[error("theta {0} must be between 0 (exact) and 1 (Barnes–Hut; 0.5 is typical)")]
+    Theta(f32),
+    /// A row is not as long as row 0.
+    #[error("row {row} has {len} values but row 0 has {expected}; all rows must be equally long")]
+    Ragged {
+        /// The row.
+        row: usize,
+        /// Its length.
+        len: usize,
+        /// The length of row 0.
+        expected: usize,
+    },
+    /// A row contains NaN or an infinity.
+    #[error("row {0} contains NaN or infinite values")]
+    NonFinite(usize),
+    /// The layout blew up.
+    #[error(
+        "t-SNE diverged at iteration {iteration}; lower the learning rate (now {learning_rate})"
+    )]
+    Diverged {
+        /// 1-based iteration at which it happened.
+        iteration: usize,
+        /// The learning rate used.
+        learning_rate: f32,
+    },
+}
+
 impl TsneConfig {
     /// Check the settings against `n` points.
     ///
     /// # Errors
-    /// A message naming the setting to change (and its allowed range).
-    pub fn validate(&self, n: usize) -> Result<(), String> {
+    /// The first setting out of range, with its allowed range.
+    pub fn validate(&self, n: usize) -> Result<(), TsneError> {
         if n < 5 {
-            return Err(format!("t-SNE needs at least 5 points, got {n}"));
+            return Err(TsneError::TooFewPoints(n));
         }
         if !(self.perplexity.is_finite() && self.perplexity >= 2.0) {
-            return Err(format!("perplexity {} must be at least 2", self.perplexity));
+            return Err(TsneError::Perplexity(self.perplexity));
         }
         if self.perplexity * 3.0 >= n as f32 {
-            return Err(format!(
-                "perplexity {} is too large for {n} points (keep it below {:.0})",
-                self.perplexity,
-                n as f32 / 3.0
-            ));
+            return Err(TsneError::PerplexityTooLarge {
+                perplexity: self.perplexity,
+                points: n,
+            });
         }
         if self.iterations == 0 || self.iterations > 10_000 {
-            return Err(format!("iterations {} must be 1–10000", self.iterations));
+            return Err(TsneError::Iterations(self.iterations));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(format!("learning rate {} must be > 0", self.learning_rate));
+            return Err(TsneError::LearningRate(self.learning_rate));
         }
         if !(0.0..=1.0).contains(&self.theta) {
-            return Err(format!(
-                "theta {} must be between 0 (exact) and 1 (Barnes–Hut; 0.5 is typical)",
-                self.theta
-            ));
+            return Err(TsneError::Theta(self.theta));
         }
         Ok(())
     }
@@ -110,18 +157,19 @@ pub fn tsne(
     rows: &[&[f32]],
     cfg: &TsneConfig,
     step: &mut StepFn<'_>,
-) -> Result<Option<Vec<[f32; 2]>>, String> {
+) -> Result<Option<Vec<[f32; 2]>>, TsneError> {
     let n = rows.len();
     cfg.validate(n)?;
     let d = rows[0].len();
     if let Some(i) = rows.iter().position(|r| r.len() != d) {
-        return Err(format!(
-            "row {i} has {} values but row 0 has {d}; all rows must be equally long",
-            rows[i].len()
-        ));
+        return Err(TsneError::Ragged {
+            row: i,
+            len: rows[i].len(),
+            expected: d,
+        });
     }
     if let Some(i) = rows.iter().position(|r| r.iter().any(|v| !v.is_finite())) {
-        return Err(format!("row {i} contains NaN or infinite values"));
+        return Err(TsneError::NonFinite(i));
     }
     if cfg.theta == 0.0 {
         let p = joint_probabilities(rows, cfg.perplexity);
@@ -143,7 +191,7 @@ fn optimise(
     cfg: &TsneConfig,
     step: &mut StepFn<'_>,
     mut gradient: impl FnMut(&[[f32; 2]], f32, bool, &mut [[f32; 2]]) -> Option<f32>,
-) -> Result<Option<Vec<[f32; 2]>>, String> {
+) -> Result<Option<Vec<[f32; 2]>>, TsneError> {
     let mut y: Vec<[f32; 2]> = initial_layout(n, cfg.seed);
     let mut velocity = vec![[0f32; 2]; n];
     let mut gains = vec![[1f32; 2]; n];
@@ -178,11 +226,10 @@ fn optimise(
         if !(mean[0].is_finite() && mean[1].is_finite())
             || y.iter().any(|v| !v[0].is_finite() || !v[1].is_finite())
         {
-            return Err(format!(
-                "t-SNE diverged at iteration {}; lower the learning rate (now {})",
-                iter + 1,
-                cfg.learning_rate
-            ));
+            return Err(TsneError::Diverged {
+                iteration: iter + 1,
+                learning_rate: cfg.learning_rate,
+            });
         }
         if let Some(kl) = kl
             && !step(iter + 1, &y, kl)

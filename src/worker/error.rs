@@ -5,6 +5,8 @@ use crate::data::{DatasetError, Split};
 use crate::engine::EngineError;
 use crate::export::ExportError;
 use crate::model::checkpoint::CheckpointError;
+use crate::model::device::DeviceError;
+use crate::viz::tsne::TsneError;
 
 use super::input::InputError;
 
@@ -23,9 +25,12 @@ pub enum JobError {
     /// Saving or loading a model folder.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// TEMPORARY until the typed device and t-SNE errors land.
-    #[error("{0}")]
-    Other(String),
+    /// The compute device cannot be opened.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// t-SNE settings or a layout that went wrong.
+    #[error(transparent)]
+    Tsne(#[from] TsneError),
     /// Writing files.
     #[error(transparent)]
     Export(#[from] ExportError),
@@ -97,11 +102,5 @@ pub(super) trait OrCancelled<T> {
 impl<T, E: Into<JobError>> OrCancelled<T> for Result<Option<T>, E> {
     fn or_cancelled(self) -> Result<T, JobError> {
         self.map_err(Into::into)?.ok_or(JobError::Cancelled)
-    }
-}
-
-impl From<String> for JobError {
-    fn from(s: String) -> Self {
-        Self::Other(s)
     }
 }

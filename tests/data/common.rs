@@ -130,18 +130,19 @@ pub fn write_png(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
         .expect("save png");
 }
 
-/// The shared real data, if this machine has it.
-pub fn shared_data(name: &str) -> Option<PathBuf> {
+/// The shared real data, if this machine has it; otherwise `test` is reported as skipped.
+pub fn shared_data(test: &str, name: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")
         .join(name);
     if p.is_dir() {
         Some(p)
     } else {
-        println!(
-            "skipped: {} is absent (real data lives in ../shared/data)",
+        let reason = format!(
+            "{} is absent (real data lives in ../shared/data)",
             p.display()
         );
+        crate::skip::skip(test, &reason);
         None
     }
 }

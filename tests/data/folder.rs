@@ -204,7 +204,7 @@ fn huggingface_audiofolder_with_label_column_gets_a_stratified_split() {
 
 #[test]
 fn avdigits_loads_completely() {
-    let Some(dir) = shared_data("avdigits") else {
+    let Some(dir) = shared_data("data::folder::avdigits_loads_completely", "avdigits") else {
         return;
     };
     let d = load(&dir, false).expect("avdigits");

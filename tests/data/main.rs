@@ -4,5 +4,7 @@ mod audio;
 mod common;
 mod folder;
 mod image;
+#[path = "../support/skip.rs"]
+mod skip;
 mod synthetic;
 mod text;

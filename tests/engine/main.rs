@@ -5,5 +5,7 @@ mod analysis;
 mod checkpoint;
 mod common;
 mod model;
+#[path = "../support/skip.rs"]
+mod skip;
 mod training;
 mod worker;

@@ -212,14 +212,17 @@ fn a_learning_rate_of_100_is_stopped_at_the_step_it_diverges_with_finite_weights
 
 /// `cargo test --release --features cuda -- gpu` on a machine with an NVIDIA GPU: every fusion
 /// method trains on the GPU and reaches the CPU's test accuracy within training noise. Without
-/// a CUDA build or device it prints why and passes, so the normal suite runs anywhere.
+/// a CUDA build or device it reports a skip and passes, so the normal suite runs anywhere.
 #[test]
 fn gpu_training_matches_the_cpu_for_every_fusion_method() {
     use fusionlab::model::device::{DeviceChoice, label, open};
     let gpu = match open(DeviceChoice::Cuda) {
         Ok(device) => device,
         Err(reason) => {
-            println!("skipped: no CUDA device ({reason})");
+            crate::skip::skip(
+                "engine::training::gpu_training_matches_the_cpu_for_every_fusion_method",
+                &format!("no CUDA device ({reason})"),
+            );
             return;
         }
     };

@@ -151,33 +151,31 @@ impl SyntheticConfig {
         }
     }
 
-    /// Check every knob's range; the message says which knob and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check every knob's range; the error says which knob and what is allowed.
+    pub fn validate(&self) -> Result<(), SyntheticError> {
         let (_, range) = self.preset.classes_range();
         if !range.contains(&self.classes) {
-            return Err(format!(
-                "classes={} is not allowed for preset {}; use {}..={}",
-                self.classes,
-                self.preset.name(),
-                range.start(),
-                range.end()
-            ));
+            return Err(SyntheticError::Classes {
+                classes: self.classes,
+                preset: self.preset,
+                allowed: range,
+            });
         }
         if !(self.classes..=1_000_000).contains(&self.samples) {
-            return Err(format!(
-                "samples={} must be between the number of classes ({}) and 1000000",
-                self.samples, self.classes
-            ));
+            return Err(SyntheticError::Samples {
+                samples: self.samples,
+                classes: self.classes,
+            });
         }
-        for (m, (n, p)) in super::Modality::ALL
+        for (&modality, (&noise, &missing)) in super::Modality::ALL
             .iter()
             .zip(self.noise.iter().zip(&self.missing))
         {
-            if !(0.0..=1.0).contains(n) {
-                return Err(format!("{}_noise={n} must be between 0 and 1", m.name()));
+            if !(0.0..=1.0).contains(&noise) {
+                return Err(SyntheticError::Noise { modality, noise });
             }
-            if !(0.0..=1.0).contains(p) {
-                return Err(format!("{}_missing={p} must be between 0 and 1", m.name()));
+            if !(0.0..=1.0).contains(&missing) {
+                return Err(SyntheticError::Missing { modality, missing });
             }
         }
         let s = self.split;
@@ -186,7 +184,7 @@ impl SyntheticConfig {
             .any(|f| !(0.0..=1.0).contains(f))
             || s.train <= 0.0
         {
-            return Err("split fractions must be between 0 and 1 and train must be > 0".into());
+            return Err(SyntheticError::Split);
         }
         Ok(())
     }
@@ -294,15 +292,57 @@ pub fn render_sample(
     }
 }
 
+/// A [`SyntheticConfig`] knob out of range (the first one found).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SyntheticError {
+    /// The preset does not support this many classes.
+    #[error("classes={classes} is not allowed for preset {}; use {}..={}", preset.name(), allowed.start(), allowed.end())]
+    Classes {
+        /// Classes asked for.
+        classes: usize,
+        /// The preset.
+        preset: Preset,
+        /// The class counts it supports.
+        allowed: std::ops::RangeInclusive<usize>,
+    },
+    /// Fewer samples than classes, or more than a million.
+    #[error("samples={samples} must be between the number of classes ({classes}) and 1000000")]
+    Samples {
+        /// Samples asked for.
+        samples: usize,
+        /// Classes asked for.
+        classes: usize,
+    },
+    /// A modality's noise level is outside 0–1.
+    #[error("{}_noise={noise} must be between 0 and 1", modality.name())]
+    Noise {
+        /// The modality.
+        modality: super::Modality,
+        /// The level given.
+        noise: f32,
+    },
+    /// A modality's missing probability is outside 0–1.
+    #[error("{}_missing={missing} must be between 0 and 1", modality.name())]
+    Missing {
+        /// The modality.
+        modality: super::Modality,
+        /// The probability given.
+        missing: f32,
+    },
+    /// A split fraction is outside 0–1, or the training fraction is 0.
+    #[error("split fractions must be between 0 and 1 and train must be > 0")]
+    Split,
+}
+
 /// Generate a whole dataset: render, preprocess (in parallel), split, build the vocabulary.
 pub fn generate(
     cfg: &SyntheticConfig,
     features: &FeatureConfig,
     observer: &dyn LoadObserver,
 ) -> Result<Dataset, DatasetError> {
-    cfg.validate().map_err(|reason| DatasetError::BadSpec {
+    cfg.validate().map_err(|e| DatasetError::BadSpec {
         spec: cfg.spec(),
-        reason,
+        reason: e.to_string(),
     })?;
     let mel = MelSpectrogram::new(&features.audio);
     let done = std::sync::atomic::AtomicUsize::new(0);
