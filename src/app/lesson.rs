@@ -61,13 +61,33 @@ pub enum LessonError {
         message: String,
     },
     /// A field has a value that cannot be used.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// Which field and why.
-        message: String,
+        source: FieldError,
     },
+}
+
+/// A lesson field with a value that cannot be used; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldError {
+    /// Not a fusionlab lesson.
+    #[error("field 'format' is '{0}', expected '{FORMAT}'")]
+    Format(String),
+    /// A newer (or unknown) version.
+    #[error("field 'version' is {0}, this fusionlab reads version 1")]
+    Version(u32),
+    /// The dataset spec does not parse.
+    #[error("field 'dataset': {0}")]
+    Dataset(crate::data::DatasetError),
+    /// Training settings out of range.
+    #[error("field 'train': {0}")]
+    Train(crate::engine::EngineError),
+    /// No panel to show.
+    #[error("field 'panels' is empty; list at least one panel, e.g. [\"Predict\"]")]
+    NoPanels,
 }
 
 impl Lesson {
@@ -81,37 +101,27 @@ impl Lesson {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        lesson.validate().map_err(|message| LessonError::Invalid {
+        lesson.validate().map_err(|source| LessonError::Invalid {
             path: path.to_owned(),
-            message,
+            source,
         })?;
         Ok(lesson)
     }
 
     /// Check the fields a loaded file could get wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         if self.format != FORMAT {
-            return Err(format!(
-                "field 'format' is '{}', expected '{FORMAT}'",
-                self.format
-            ));
+            return Err(FieldError::Format(self.format.clone()));
         }
         if self.version != 1 {
-            return Err(format!(
-                "field 'version' is {}, this fusionlab reads version 1",
-                self.version
-            ));
+            return Err(FieldError::Version(self.version));
         }
         self.dataset
             .parse::<crate::data::DatasetSpec>()
-            .map_err(|e| format!("field 'dataset': {e}"))?;
-        self.train
-            .validate()
-            .map_err(|e| format!("field 'train': {e}"))?;
+            .map_err(FieldError::Dataset)?;
+        self.train.validate().map_err(FieldError::Train)?;
         if self.panels.is_empty() {
-            return Err(
-                "field 'panels' is empty; list at least one panel, e.g. [\"Predict\"]".into(),
-            );
+            return Err(FieldError::NoPanels);
         }
         Ok(())
     }

@@ -520,10 +520,22 @@ impl eframe::App for FusionApp {
             });
             ui.separator();
             match self.settings.tab {
-                Tab::Predict => self.predict_ui(ui),
-                Tab::Training => self.training_ui(ui),
-                Tab::Projections => self.projections_ui(ui),
-                Tab::Dataset => self.dataset_ui(ui),
+                Tab::Predict => {
+                    self.predict
+                        .ui(ui, &mut panel::panel_ctx!(self), &mut self.inputs);
+                }
+                Tab::Training => self.training.ui(ui, &mut panel::panel_ctx!(self)),
+                Tab::Projections if self.browser.exploration.is_none() => {
+                    self.dataset_pending_ui(ui);
+                }
+                Tab::Projections => {
+                    let current = self.predict.current.as_ref();
+                    self.projections
+                        .ui(ui, &mut panel::panel_ctx!(self), current);
+                }
+                Tab::Dataset => self
+                    .browser
+                    .ui(ui, &mut panel::panel_ctx!(self, exploration: None)),
                 Tab::Analysis => self.analysis.ui(ui, &mut panel::panel_ctx!(self)),
                 Tab::Learn => {
                     if let Some(setup) = self.learn.ui(ui) {

@@ -3,7 +3,8 @@
 
 use egui::{Color32, RichText, TextureHandle};
 
-use super::FusionApp;
+use super::Inputs;
+use super::panel::PanelCtx;
 use super::widgets::{self, MODALITY_COLOURS, class_colour, heat, value_bar};
 use crate::data::Modality;
 use crate::engine::Prediction;
@@ -103,9 +104,10 @@ pub fn weight_kind_text(kind: WeightKind) -> (&'static str, &'static str) {
     }
 }
 
-impl FusionApp {
-    pub(crate) fn predict_ui(&mut self, ui: &mut egui::Ui) {
-        if self.model.card.is_none() {
+impl PredictView {
+    /// Draw the panel for the current `inputs` (a what-if toggle marks them changed).
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>, inputs: &mut Inputs) {
+        if ctx.model.card.is_none() {
             ui.heading("Prediction");
             ui.label(
                 "There is no model yet. Press Train in the top bar (a few seconds on the built-in \
@@ -113,7 +115,7 @@ impl FusionApp {
             );
             return;
         }
-        let present = self.inputs.present();
+        let present = inputs.present();
         if !present.iter().any(|&p| p) {
             ui.heading("Prediction");
             ui.label(
@@ -122,18 +124,18 @@ impl FusionApp {
             );
             return;
         }
-        if let Some(err) = &self.predict.error {
+        if let Some(err) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, format!("Error: {err}"));
         }
-        let Some(p) = self.predict.current.clone() else {
+        let Some(p) = self.current.clone() else {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("predicting…");
             });
             return;
         };
-        let reference = self.predict.reference.clone();
-        let masked = (0..3).any(|m| present[m] && !self.predict.keep[m]);
+        let reference = self.reference.clone();
+        let masked = (0..3).any(|m| present[m] && !self.keep[m]);
         egui::ScrollArea::vertical()
             .id_salt("predict_scroll")
             .show(ui, |ui| {
@@ -152,10 +154,10 @@ impl FusionApp {
                         .on_hover_text("Save the inputs, probabilities and modality weights as JSON in the export folder")
                         .clicked()
                     {
-                        self.export_prediction();
+                        self.export(ctx, inputs);
                     }
                 });
-                self.what_if_ui(ui, present, masked, &p, reference.as_ref());
+                self.what_if_ui(ui, inputs, present, masked, &p, reference.as_ref());
                 ui.add_space(6.0);
                 ui.columns(2, |cols| {
                     cols[0].strong("Class probabilities");
@@ -196,7 +198,7 @@ impl FusionApp {
                 ui.add_space(8.0);
                 ui.strong("Where the model looked inside each modality");
                 ui.columns(3, |cols| {
-                    self.image_attention_ui(&mut cols[0], &p);
+                    image_attention_ui(&mut cols[0], inputs, &p);
                     text_attention_ui(&mut cols[1], &p);
                     self.audio_attention_ui(&mut cols[2], &p);
                 });
@@ -206,6 +208,7 @@ impl FusionApp {
     fn what_if_ui(
         &mut self,
         ui: &mut egui::Ui,
+        inputs: &mut Inputs,
         present: [bool; 3],
         masked: bool,
         p: &Prediction,
@@ -220,11 +223,11 @@ impl FusionApp {
                 let response = ui
                     .add_enabled(
                         present[i],
-                        egui::Checkbox::new(&mut self.predict.keep[i], format!("use {}", m.name())),
+                        egui::Checkbox::new(&mut self.keep[i], format!("use {}", m.name())),
                     )
                     .on_disabled_hover_text(format!("no {} given", m.name()));
                 if response.changed() {
-                    self.inputs.changed = true;
+                    inputs.changed = true;
                 }
             }
             if masked && let Some(r) = reference {
@@ -245,45 +248,13 @@ impl FusionApp {
         });
     }
 
-    fn image_attention_ui(&mut self, ui: &mut egui::Ui, p: &Prediction) {
-        ui.label(RichText::new("image").color(MODALITY_COLOURS[0]));
-        let ctx = ui.ctx().clone();
-        let att = &p.attention[0];
-        let grid = p.image_grid;
-        let (Some(tex), true) = (self.inputs.image_texture(&ctx), p.present[0]) else {
-            ui.weak("no image used");
-            return;
-        };
-        let (rect, response) =
-            widgets::texture(ui, &tex, egui::vec2(ui.available_width().min(200.0), 200.0));
-        // The model sees a centre-cropped square; the grid covers that square.
-        let side = rect.width().min(rect.height());
-        let square = egui::Rect::from_center_size(rect.center(), egui::vec2(side, side));
-        if grid > 0 && att.len() == grid * grid {
-            let max = att.iter().copied().fold(1e-9f32, f32::max);
-            let cell = side / grid as f32;
-            let painter = ui.painter_at(rect);
-            for (k, &a) in att.iter().enumerate() {
-                let (r, c) = (k / grid, k % grid);
-                let min = square.min + egui::vec2(c as f32 * cell, r as f32 * cell);
-                painter.rect_filled(
-                    egui::Rect::from_min_size(min, egui::vec2(cell, cell)),
-                    0.0,
-                    heat(a / max, 0.6),
-                );
-            }
-        }
-        response
-            .on_hover_text("Brighter cells: where the image encoder's attention pooling looked.");
-    }
-
     fn audio_attention_ui(&mut self, ui: &mut egui::Ui, p: &Prediction) {
         ui.label(RichText::new("audio").color(MODALITY_COLOURS[2]));
         if !p.present[2] {
             ui.weak("no sound used");
             return;
         }
-        let Some(tex) = self.predict.spectrogram_texture(ui.ctx()) else {
+        let Some(tex) = self.spectrogram_texture(ui.ctx()) else {
             ui.weak("no spectrogram");
             return;
         };
@@ -322,6 +293,66 @@ impl FusionApp {
         }
         response.on_hover_text("Log-mel spectrogram (low pitches at the bottom) and, below it, how much the audio encoder attended to each time frame.");
     }
+
+    /// The current prediction as a JSON report in the export folder.
+    fn export(&self, ctx: &mut PanelCtx<'_>, inputs: &Inputs) {
+        let Some(prediction) = &self.current else {
+            ctx.notifications.error(
+                "Exporting the prediction",
+                "there is no prediction yet: give an input first",
+            );
+            return;
+        };
+        let report = crate::export::ReportInputs {
+            image: inputs.image.as_ref().map(|i| i.name.clone()),
+            text: Some(inputs.text.clone()).filter(|t| !t.trim().is_empty()),
+            audio: inputs.audio.as_ref().map(|a| a.name.clone()),
+        };
+        let model = ctx.model.dir.as_ref().map_or_else(
+            || {
+                ctx.model
+                    .card
+                    .as_ref()
+                    .map(|c| format!("{} (not saved)", c.model.fusion.name()))
+                    .unwrap_or_default()
+            },
+            |d| d.display().to_string(),
+        );
+        ctx.export("prediction report", "prediction", "json", |p| {
+            crate::export::prediction_json(p, &model, &report, prediction)
+        });
+    }
+}
+
+fn image_attention_ui(ui: &mut egui::Ui, inputs: &mut Inputs, p: &Prediction) {
+    ui.label(RichText::new("image").color(MODALITY_COLOURS[0]));
+    let ctx = ui.ctx().clone();
+    let att = &p.attention[0];
+    let grid = p.image_grid;
+    let (Some(tex), true) = (inputs.image_texture(&ctx), p.present[0]) else {
+        ui.weak("no image used");
+        return;
+    };
+    let (rect, response) =
+        widgets::texture(ui, &tex, egui::vec2(ui.available_width().min(200.0), 200.0));
+    // The model sees a centre-cropped square; the grid covers that square.
+    let side = rect.width().min(rect.height());
+    let square = egui::Rect::from_center_size(rect.center(), egui::vec2(side, side));
+    if grid > 0 && att.len() == grid * grid {
+        let max = att.iter().copied().fold(1e-9f32, f32::max);
+        let cell = side / grid as f32;
+        let painter = ui.painter_at(rect);
+        for (k, &a) in att.iter().enumerate() {
+            let (r, c) = (k / grid, k % grid);
+            let min = square.min + egui::vec2(c as f32 * cell, r as f32 * cell);
+            painter.rect_filled(
+                egui::Rect::from_min_size(min, egui::vec2(cell, cell)),
+                0.0,
+                heat(a / max, 0.6),
+            );
+        }
+    }
+    response.on_hover_text("Brighter cells: where the image encoder's attention pooling looked.");
 }
 
 fn text_attention_ui(ui: &mut egui::Ui, p: &Prediction) {
@@ -349,36 +380,4 @@ fn text_attention_ui(ui: &mut egui::Ui, p: &Prediction) {
         }
     });
     ui.small("Words shaded by the text encoder's attention ([UNK] = not in the vocabulary).");
-}
-
-impl FusionApp {
-    /// The current prediction as a JSON report.
-    pub fn export_prediction(&mut self) {
-        let Some(prediction) = self.predict.current.clone() else {
-            self.notifications.error(
-                "Exporting the prediction",
-                "there is no prediction yet: give an input first",
-            );
-            return;
-        };
-        let inputs = crate::export::ReportInputs {
-            image: self.inputs.image.as_ref().map(|i| i.name.clone()),
-            text: Some(self.inputs.text.clone()).filter(|t| !t.trim().is_empty()),
-            audio: self.inputs.audio.as_ref().map(|a| a.name.clone()),
-        };
-        let model = self.model.dir.as_ref().map_or_else(
-            || {
-                self.model
-                    .card
-                    .as_ref()
-                    .map(|c| format!("{} (not saved)", c.model.fusion.name()))
-                    .unwrap_or_default()
-            },
-            |d| d.display().to_string(),
-        );
-        let result = self.export_path("prediction", "json").and_then(|p| {
-            crate::export::prediction_json(&p, &model, &inputs, &prediction).map(|()| p)
-        });
-        self.exported("prediction report", result);
-    }
 }

@@ -241,11 +241,11 @@ pub fn train(
     })
 }
 
+/// Sample indices of the train, validation and test splits.
+type Splits = (Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// Check the settings and the dataset, and split it into train, validation and test indices.
-fn checked_splits(
-    dataset: &Dataset,
-    cfg: &TrainConfig,
-) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>), EngineError> {
+fn checked_splits(dataset: &Dataset, cfg: &TrainConfig) -> Result<Splits, EngineError> {
     cfg.validate()?;
     let splits = split_indices(dataset, cfg.seed);
     if splits.0.is_empty() {
