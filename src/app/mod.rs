@@ -16,11 +16,13 @@ mod notifications;
 pub mod panel;
 mod predict;
 pub mod projections;
+mod settings;
+mod status_bar;
 mod top_bar;
 mod training;
 mod widgets;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,147 +32,12 @@ pub use jobs::{JobProgress, JobStats, Jobs, RunningJob};
 pub use notifications::{Level, Notifications};
 pub use predict::PredictView;
 pub use projections::{ColourBy, Method, ProjectionView, TsneLayout};
+pub use settings::{ModelStatus, Purpose, Settings, StartOptions, Tab, asset_dir, model_dir};
 pub use top_bar::{DatasetEditor, saved_models};
 pub use training::{Curve, Run, TrainingView};
 
-use crate::engine::TrainConfig;
-use crate::model::checkpoint::ModelCard;
 use crate::worker::{Event, JobId, Source, WorkerHandle};
 use frame_log::FrameLog;
-
-/// The main panels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Tab {
-    /// Prediction for the current inputs.
-    #[default]
-    Predict,
-    /// Training and its curves.
-    Training,
-    /// Embedding projections.
-    Projections,
-    /// The dataset browser.
-    Dataset,
-    /// Comparisons, robustness and modality contributions.
-    Analysis,
-    /// How each fusion method works, with diagrams and set-ups to try.
-    Learn,
-}
-
-impl std::str::FromStr for Tab {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!(
-                    "unknown panel '{s}'; choose predict, training, projections, dataset, analysis or learn"
-                )
-            })
-    }
-}
-
-impl Tab {
-    /// Every panel, in tab order.
-    pub const ALL: [Self; 6] = [
-        Self::Predict,
-        Self::Training,
-        Self::Projections,
-        Self::Dataset,
-        Self::Analysis,
-        Self::Learn,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Self::Predict => "Predict",
-            Self::Training => "Training",
-            Self::Projections => "Projections",
-            Self::Dataset => "Dataset",
-            Self::Analysis => "Analysis",
-            Self::Learn => "Learn",
-        }
-    }
-}
-
-/// Settings kept between sessions (eframe persistence).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Settings {
-    /// Dataset spec (`synthetic:…`, a folder or a CSV file).
-    pub dataset: String,
-    /// Training settings, including the fusion method.
-    pub train: TrainConfig,
-    /// Panel shown.
-    pub tab: Tab,
-    /// Model folder loaded at start.
-    pub model: Option<PathBuf>,
-    /// Name offered when saving a model.
-    pub save_name: String,
-    /// Folder of the last file opened.
-    pub last_dir: Option<PathBuf>,
-    /// Width of the inputs panel.
-    pub inputs_width: f32,
-    /// Where exports (CSV, TSV, JSON, PNG) are written.
-    pub export_dir: PathBuf,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            dataset: "synthetic:redundant".into(),
-            train: TrainConfig::default(),
-            tab: Tab::Predict,
-            model: Some(model_dir().join("attention")),
-            save_name: "my-model".into(),
-            last_dir: None,
-            inputs_width: 330.0,
-            export_dir: PathBuf::from("exports"),
-        }
-    }
-}
-
-/// What the app was started with (command-line overrides of the persisted settings).
-#[derive(Clone, Debug, Default)]
-pub struct StartOptions {
-    /// Dataset to open instead of the last one.
-    pub dataset: Option<String>,
-    /// Model folder to load instead of the last one.
-    pub model: Option<PathBuf>,
-    /// Ignore persisted settings (tests, screenshots).
-    pub fresh: bool,
-    /// When the process started (to log the time to first frame).
-    pub started: Option<Instant>,
-    /// Panel to open on.
-    pub tab: Option<Tab>,
-    /// Example (folder name under `assets/examples`) to load as the inputs.
-    pub example: Option<String>,
-    /// Start training at once.
-    pub train: bool,
-    /// A lesson file to open.
-    pub lesson: Option<PathBuf>,
-}
-
-/// The model the app is using.
-#[derive(Clone, Debug, Default)]
-pub struct ModelStatus {
-    /// Its description (None: no model yet).
-    pub card: Option<ModelCard>,
-    /// Its folder when saved or loaded.
-    pub dir: Option<PathBuf>,
-    /// Device label.
-    pub device: String,
-}
-
-/// Why a decode was asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    /// A file for one input slot.
-    Input,
-    /// A whole sample or example (replaces all inputs).
-    Sample,
-    /// Play a dataset sample's sound.
-    Play,
-}
 
 /// The eframe application.
 pub struct FusionApp {
@@ -221,26 +88,6 @@ pub struct FusionApp {
     frame_log: Option<FrameLog>,
     started: Option<Instant>,
     first_frame_logged: bool,
-}
-
-/// Where the shipped assets are: `assets/` in the working folder, else the source tree's.
-pub fn asset_dir() -> PathBuf {
-    let local = PathBuf::from("assets");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
-    }
-}
-
-/// Where models are saved: `models/` in the working folder, else the source tree's.
-pub fn model_dir() -> PathBuf {
-    let local = PathBuf::from("models");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
-    }
 }
 
 impl FusionApp {
@@ -388,85 +235,6 @@ impl FusionApp {
         self.handle_dropped_files(ctx);
         self.request_prediction();
         self.flush();
-    }
-
-    fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            if let Some(job) = self.jobs.shown().cloned() {
-                ui.spinner();
-                match &job.progress {
-                    Some(p) => {
-                        ui.add(
-                            egui::ProgressBar::new(job.fraction())
-                                .desired_width(200.0)
-                                .text(format!("{}: {}", p.what, job.progress_text())),
-                        );
-                    }
-                    None => {
-                        ui.label(format!("{}…", job.kind.context()));
-                    }
-                }
-                let stop = if job.stopping {
-                    "Stopping…"
-                } else {
-                    "Cancel"
-                };
-                if ui
-                    .add_enabled(!job.stopping, egui::Button::new(stop).small())
-                    .on_hover_text(format!("stop {}", job.kind.context().to_lowercase()))
-                    .clicked()
-                {
-                    self.jobs.cancel(job.id);
-                }
-            }
-            ui.label(&self.status);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.small(format!("device: {}", self.model.device));
-                ui.separator();
-                ui.small(match &self.inputs.mic {
-                    MicStatus::Ready(n) => format!("microphone: {n}"),
-                    MicStatus::Checking => "microphone: checking…".into(),
-                    MicStatus::Unavailable(_) => "microphone: none".into(),
-                });
-            });
-        });
-    }
-
-    fn log_frame_start(&mut self) {
-        if let Some(log) = &mut self.frame_log {
-            log.logic_start = Some(Instant::now());
-        }
-    }
-
-    fn log_frame_end(&mut self) {
-        if !self.first_frame_logged {
-            self.first_frame_logged = true;
-            if let Some(t) = self.started {
-                log::info!(
-                    "first frame after {:.0} ms",
-                    t.elapsed().as_secs_f64() * 1000.0
-                );
-                if self.frame_log.is_some() {
-                    eprintln!(
-                        "first frame after {:.1} ms",
-                        t.elapsed().as_secs_f64() * 1000.0
-                    );
-                }
-            }
-        }
-        let training = self.jobs.is_training();
-        if let Some(log) = &mut self.frame_log {
-            let now = Instant::now();
-            let cpu = log
-                .logic_start
-                .map_or(0.0, |s| (now - s).as_secs_f32() * 1000.0);
-            let interval = log.last.map_or(0.0, |l| (now - l).as_secs_f32() * 1000.0);
-            log.last = Some(now);
-            log.frames.push((cpu, interval, training));
-            if log.frames.len().is_multiple_of(300) {
-                log.write();
-            }
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::app::Purpose;
 use crate::app::panel::{PanelCtx, Request};
 use crate::app::widgets::class_colour;
 use crate::engine::Prediction;
-use crate::worker::Exploration;
+use crate::worker::{Exploration, ExploredSample};
 
 impl ProjectionView {
     /// Draw the plot of exploration `e` and handle hover and click.
@@ -38,30 +38,7 @@ impl ProjectionView {
             ));
         }
         // Group points by colour so the legend names them.
-        let key_of = |s: usize| -> (usize, String) {
-            let sample = &e.samples[s];
-            let predicted = sample.outcome.as_ref().map(|o| o.predicted);
-            match self.colour {
-                ColourBy::Class => (
-                    sample.label,
-                    classes.get(sample.label).cloned().unwrap_or_default(),
-                ),
-                ColourBy::Predicted => {
-                    let p = predicted.unwrap_or(0);
-                    (
-                        p,
-                        format!("predicted {}", classes.get(p).cloned().unwrap_or_default()),
-                    )
-                }
-                ColourBy::Correct => {
-                    if predicted == Some(sample.label) {
-                        (4, "right".into())
-                    } else {
-                        (2, "wrong".into())
-                    }
-                }
-            }
-        };
+        let key_of = |s: usize| colour_key(self.colour, &e.samples[s], classes);
         let mut groups: std::collections::BTreeMap<(usize, String), Vec<[f64; 2]>> =
             Default::default();
         for (s, p) in &layout {
@@ -70,18 +47,7 @@ impl ProjectionView {
                 .or_default()
                 .push([f64::from(p[0]), f64::from(p[1])]);
         }
-        let star = (self.method == Method::Pca)
-            .then(|| {
-                let p = current?;
-                let v = if self.space == 3 {
-                    &p.fused
-                } else {
-                    &p.embeddings[self.space]
-                };
-                let pca = e.projections.get(self.space)?.pca.as_ref()?;
-                (!v.is_empty()).then(|| pca.project(v))
-            })
-            .flatten();
+        let star = self.star(e, current);
         let hovered = self.hovered;
         let ring: Vec<[f64; 2]> = self
             .neighbours
@@ -160,23 +126,7 @@ impl ProjectionView {
         self.transform = Some(transform);
         self.hovered = near;
         if let Some(s) = near {
-            let sample = &e.samples[s];
-            let mut text = format!(
-                "{} · true: {}",
-                sample.id,
-                classes.get(sample.label).cloned().unwrap_or_default()
-            );
-            if let Some(o) = &sample.outcome {
-                text += &format!(
-                    " · predicted: {} ({:.0}%)",
-                    classes.get(o.predicted).cloned().unwrap_or_default(),
-                    o.confidence * 100.0
-                );
-            }
-            if let Some(t) = &sample.text {
-                text += &format!("\n“{t}”");
-            }
-            text += "\nclick to load it into the inputs";
+            let text = hover_text(&e.samples[s], classes);
             r.clone().on_hover_text_at_pointer(text);
             if r.clicked() {
                 ctx.request(Request::Sample(s, Purpose::Sample));
@@ -205,4 +155,53 @@ fn nearest(
         .filter(|(_, d)| *d <= radius)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(s, _)| s)
+}
+
+impl ProjectionView {
+    /// Where the current input falls on the PCA view (t-SNE cannot place new points).
+    fn star(&self, e: &Exploration, current: Option<&Prediction>) -> Option<[f32; 2]> {
+        if self.method != Method::Pca {
+            return None;
+        }
+        let p = current?;
+        let v = if self.space == 3 {
+            &p.fused
+        } else {
+            &p.embeddings[self.space]
+        };
+        let pca = e.projections.get(self.space)?.pca.as_ref()?;
+        (!v.is_empty()).then(|| pca.project(v))
+    }
+}
+
+/// The colour group of a sample (index into the palette, legend name).
+fn colour_key(colour: ColourBy, sample: &ExploredSample, classes: &[String]) -> (usize, String) {
+    let predicted = sample.outcome.as_ref().map(|o| o.predicted);
+    let name = |k: usize| classes.get(k).cloned().unwrap_or_default();
+    match colour {
+        ColourBy::Class => (sample.label, name(sample.label)),
+        ColourBy::Predicted => {
+            let p = predicted.unwrap_or(0);
+            (p, format!("predicted {}", name(p)))
+        }
+        ColourBy::Correct if predicted == Some(sample.label) => (4, "right".into()),
+        ColourBy::Correct => (2, "wrong".into()),
+    }
+}
+
+/// What hovering a point says about its sample.
+fn hover_text(sample: &ExploredSample, classes: &[String]) -> String {
+    let name = |k: usize| classes.get(k).cloned().unwrap_or_default();
+    let mut text = format!("{} · true: {}", sample.id, name(sample.label));
+    if let Some(o) = &sample.outcome {
+        text += &format!(
+            " · predicted: {} ({:.0}%)",
+            name(o.predicted),
+            o.confidence * 100.0
+        );
+    }
+    if let Some(t) = &sample.text {
+        text += &format!("\n“{t}”");
+    }
+    text + "\nclick to load it into the inputs"
 }

@@ -1,0 +1,162 @@
+//! What the app keeps between sessions and starts with: the panels, the persisted settings, the
+//! command-line start options, the model in use, and where the shipped files are.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::engine::TrainConfig;
+use crate::model::checkpoint::ModelCard;
+
+/// The main panels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// Prediction for the current inputs.
+    #[default]
+    Predict,
+    /// Training and its curves.
+    Training,
+    /// Embedding projections.
+    Projections,
+    /// The dataset browser.
+    Dataset,
+    /// Comparisons, robustness and modality contributions.
+    Analysis,
+    /// How each fusion method works, with diagrams and set-ups to try.
+    Learn,
+}
+
+impl std::str::FromStr for Tab {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown panel '{s}'; choose predict, training, projections, dataset, analysis or learn"
+                )
+            })
+    }
+}
+
+impl Tab {
+    /// Every panel, in tab order.
+    pub const ALL: [Self; 6] = [
+        Self::Predict,
+        Self::Training,
+        Self::Projections,
+        Self::Dataset,
+        Self::Analysis,
+        Self::Learn,
+    ];
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Predict => "Predict",
+            Self::Training => "Training",
+            Self::Projections => "Projections",
+            Self::Dataset => "Dataset",
+            Self::Analysis => "Analysis",
+            Self::Learn => "Learn",
+        }
+    }
+}
+
+/// Settings kept between sessions (eframe persistence).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Dataset spec (`synthetic:…`, a folder or a CSV file).
+    pub dataset: String,
+    /// Training settings, including the fusion method.
+    pub train: TrainConfig,
+    /// Panel shown.
+    pub tab: Tab,
+    /// Model folder loaded at start.
+    pub model: Option<PathBuf>,
+    /// Name offered when saving a model.
+    pub save_name: String,
+    /// Folder of the last file opened.
+    pub last_dir: Option<PathBuf>,
+    /// Width of the inputs panel.
+    pub inputs_width: f32,
+    /// Where exports (CSV, TSV, JSON, PNG) are written.
+    pub export_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            dataset: "synthetic:redundant".into(),
+            train: TrainConfig::default(),
+            tab: Tab::Predict,
+            model: Some(model_dir().join("attention")),
+            save_name: "my-model".into(),
+            last_dir: None,
+            inputs_width: 330.0,
+            export_dir: PathBuf::from("exports"),
+        }
+    }
+}
+
+/// What the app was started with (command-line overrides of the persisted settings).
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Dataset to open instead of the last one.
+    pub dataset: Option<String>,
+    /// Model folder to load instead of the last one.
+    pub model: Option<PathBuf>,
+    /// Ignore persisted settings (tests, screenshots).
+    pub fresh: bool,
+    /// When the process started (to log the time to first frame).
+    pub started: Option<Instant>,
+    /// Panel to open on.
+    pub tab: Option<Tab>,
+    /// Example (folder name under `assets/examples`) to load as the inputs.
+    pub example: Option<String>,
+    /// Start training at once.
+    pub train: bool,
+    /// A lesson file to open.
+    pub lesson: Option<PathBuf>,
+}
+
+/// The model the app is using.
+#[derive(Clone, Debug, Default)]
+pub struct ModelStatus {
+    /// Its description (None: no model yet).
+    pub card: Option<ModelCard>,
+    /// Its folder when saved or loaded.
+    pub dir: Option<PathBuf>,
+    /// Device label.
+    pub device: String,
+}
+
+/// Why a decode was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A file for one input slot.
+    Input,
+    /// A whole sample or example (replaces all inputs).
+    Sample,
+    /// Play a dataset sample's sound.
+    Play,
+}
+
+/// Where the shipped assets are: `assets/` in the working folder, else the source tree's.
+pub fn asset_dir() -> PathBuf {
+    let local = PathBuf::from("assets");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    }
+}
+
+/// Where models are saved: `models/` in the working folder, else the source tree's.
+pub fn model_dir() -> PathBuf {
+    let local = PathBuf::from("models");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+    }
+}
