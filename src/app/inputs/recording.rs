@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::Inputs;
-use crate::audio::{Recorder, probe_input};
+use crate::audio::{CaptureError, Recorder, probe_input};
 use crate::worker::DecodedAudio;
 
 /// Longest recording; it stops by itself here.
@@ -69,9 +69,9 @@ impl Inputs {
     }
 
     /// Start recording from the default microphone.
-    pub fn start_recording(&mut self) -> Result<(), String> {
+    pub fn start_recording(&mut self) -> Result<(), CaptureError> {
         self.player = None;
-        let recorder = Recorder::start().map_err(|e| e.to_string())?;
+        let recorder = Recorder::start()?;
         self.mic = MicStatus::Ready(recorder.device().to_owned());
         self.recorder = Some(recorder);
         self.level = 0.0;
