@@ -180,6 +180,9 @@ impl FusionApp {
                 }
                 Request::Repredict => self.inputs.changed = true,
                 Request::SelectPoint(i) => self.select_point(i),
+                Request::Open(path) => self.open_path(&path),
+                Request::Example(dir) => self.decode(Source::Example(dir), Purpose::Sample),
+                Request::RandomSample => self.load_random_sample(),
             }
         }
     }

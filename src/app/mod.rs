@@ -264,6 +264,7 @@ impl eframe::App for FusionApp {
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
         let width = self.settings.inputs_width;
+        let spectrogram = self.predict.spectrogram_texture(ui.ctx());
         let inputs = egui::Panel::left("inputs_panel")
             .resizable(true)
             .default_size(width)
@@ -272,7 +273,10 @@ impl eframe::App for FusionApp {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("inputs_scroll")
-                    .show(ui, |ui| self.inputs_ui(ui));
+                    .show(ui, |ui| {
+                        let ctx = &mut panel::panel_ctx!(self);
+                        self.inputs.ui(ui, ctx, spectrogram.as_ref());
+                    });
             });
         self.settings.inputs_width = inputs.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| {

@@ -29,6 +29,12 @@ pub enum Request {
     Repredict,
     /// Select a sample in the projections and list its neighbours.
     SelectPoint(usize),
+    /// Decode a file (by its extension) into its input slot, remembering its folder.
+    Open(PathBuf),
+    /// Load a shipped example folder as the inputs (replacing all of them).
+    Example(PathBuf),
+    /// Load a random test sample of the explored dataset into the inputs.
+    RandomSample,
 }
 
 /// A panel's view of the app for one frame.
@@ -49,6 +55,8 @@ pub struct PanelCtx<'a> {
     pub exports: &'a mut Exports,
     /// Requests for the app, carried out after the frame.
     pub requests: &'a mut Vec<Request>,
+    /// Use the system's file dialogs (off in headless tests); see `PanelCtx::pick`.
+    pub native_dialogs: bool,
 }
 
 impl PanelCtx<'_> {
@@ -128,6 +136,7 @@ macro_rules! panel_ctx {
             status: &mut $app.status,
             exports: &mut $app.exports,
             requests: &mut $app.requests,
+            native_dialogs: $app.native_dialogs,
         }
     };
 }
