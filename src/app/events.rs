@@ -15,6 +15,7 @@ impl FusionApp {
     }
 
     fn on_update(&mut self, job: JobId, kind: JobKind, update: Update) {
+        self.jobs.touch(job);
         match &update {
             Update::Loading { what, done, total } => self.jobs.progress(job, what, *done, *total),
             Update::DatasetReady(summary) => {

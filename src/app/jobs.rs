@@ -31,6 +31,8 @@ pub struct RunningJob {
     pub progress: Option<JobProgress>,
     /// A stop was asked for.
     pub stopping: bool,
+    /// It reported something, so it left the worker's queue.
+    pub active: bool,
 }
 
 impl RunningJob {
@@ -87,6 +89,7 @@ impl Jobs {
             started: Instant::now(),
             progress: None,
             stopping: false,
+            active: false,
         });
         self.outbox.push(Command::Start { id, job });
         id
@@ -105,6 +108,13 @@ impl Jobs {
     pub fn cancel_kind(&mut self, kind: JobKind) {
         if let Some(id) = self.newest(kind).map(|j| j.id) {
             self.cancel(id);
+        }
+    }
+
+    /// Job `id` reported something: it runs (it is no longer waiting in the queue).
+    pub fn touch(&mut self, id: JobId) {
+        if let Some(job) = self.running.iter_mut().find(|j| j.id == id) {
+            job.active = true;
         }
     }
 
@@ -174,9 +184,12 @@ impl Jobs {
         self.training().is_some()
     }
 
-    /// The job the status bar shows: the newest one that is not a quick input job.
+    /// The job the status bar shows: the newest one with item progress, else the newest one
+    /// that is not a quick input job.
     pub fn shown(&self) -> Option<&RunningJob> {
-        self.running.iter().rev().find(|j| !is_quiet(j.kind))
+        let mut shown = self.running.iter().rev().filter(|j| !is_quiet(j.kind));
+        let with_progress = shown.clone().find(|j| j.progress.is_some());
+        with_progress.or_else(|| shown.next())
     }
 
     /// Every running job, oldest first.

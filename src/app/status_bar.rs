@@ -12,10 +12,11 @@ impl FusionApp {
                 ui.spinner();
                 match &job.progress {
                     Some(p) => {
+                        ui.label(format!("{}: {}", job.kind.context(), p.what));
                         ui.add(
                             egui::ProgressBar::new(job.fraction())
                                 .desired_width(200.0)
-                                .text(format!("{}: {}", p.what, job.progress_text())),
+                                .text(job.progress_text()),
                         );
                     }
                     None => {

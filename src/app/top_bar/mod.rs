@@ -105,6 +105,7 @@ impl FusionApp {
             }
             // Before the first step the job is still loading its dataset.
             let (fraction, text) = match (&self.training.progress, &job.progress) {
+                _ if !job.active => (0.0, self.queued_text(job.id)),
                 (None, Some(p)) => (
                     job.fraction(),
                     format!("loading {}: {}", p.what, job.progress_text()),
@@ -139,6 +140,14 @@ impl FusionApp {
                     stop_text(&s.stop)
                 ));
             }
+        }
+    }
+
+    /// What a queued job waits for ("queued behind exploring the dataset…").
+    fn queued_text(&self, id: crate::worker::JobId) -> String {
+        match self.jobs.iter().find(|j| j.active && j.id != id) {
+            Some(before) => format!("queued behind {}…", before.kind.context().to_lowercase()),
+            None => "starting…".to_owned(),
         }
     }
 }
