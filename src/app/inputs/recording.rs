@@ -23,7 +23,7 @@ pub enum MicStatus {
 }
 
 /// The answer of the background microphone check: the device name, or why there is none.
-pub(super) type Probe = mpsc::Receiver<Result<String, String>>;
+pub(super) type Probe = mpsc::Receiver<Result<String, crate::audio::CaptureError>>;
 
 impl Inputs {
     /// Start checking for a microphone in the background.
@@ -32,7 +32,7 @@ impl Inputs {
         let spawned = std::thread::Builder::new()
             .name("mic_probe".into())
             .spawn(move || {
-                tx.send(probe_input().map_err(|e| e.to_string())).ok();
+                tx.send(probe_input()).ok();
                 wake();
             });
         match spawned {
@@ -48,7 +48,7 @@ impl Inputs {
         {
             self.mic = match result {
                 Ok(name) => MicStatus::Ready(name),
-                Err(reason) => MicStatus::Unavailable(reason),
+                Err(reason) => MicStatus::Unavailable(reason.to_string()),
             };
             self.mic_probe = None;
         }
