@@ -3,7 +3,7 @@
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::AnalysisView;
+use super::{AnalysisView, ticked};
 use crate::app::panel::PanelCtx;
 use crate::app::widgets::class_colour;
 use crate::model::FusionKind;
@@ -12,11 +12,7 @@ use crate::worker::Job;
 impl AnalysisView {
     /// Start comparing the ticked methods with the current training settings.
     pub fn start_compare(&mut self, ctx: &mut PanelCtx<'_>) {
-        let fusions: Vec<FusionKind> = FusionKind::ALL
-            .into_iter()
-            .zip(self.compare_pick)
-            .filter_map(|(f, on)| on.then_some(f))
-            .collect();
+        let fusions = ticked(FusionKind::ALL, self.compare_pick);
         if fusions.is_empty() {
             self.error = Some("tick at least one method to compare".into());
             return;

@@ -113,6 +113,14 @@ fn triple(v: [f32; 3]) -> String {
     format!("{:.2} / {:.2} / {:.2}", v[0], v[1], v[2])
 }
 
+/// The items whose box is ticked, in order.
+fn ticked<T: Copy, const N: usize>(all: [T; N], pick: [bool; N]) -> Vec<T> {
+    all.into_iter()
+        .zip(pick)
+        .filter_map(|(item, on)| on.then_some(item))
+        .collect()
+}
+
 fn ranking(v: [f32; 3]) -> [usize; 3] {
     let mut order = [0, 1, 2];
     order.sort_by(|&a, &b| v[b].total_cmp(&v[a]));

@@ -3,7 +3,7 @@
 
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::{AnalysisView, MODALITIES};
+use super::{AnalysisView, MODALITIES, ticked};
 use crate::app::panel::PanelCtx;
 use crate::app::widgets::class_colour;
 use crate::engine::robustness::{Corruption, RobustnessConfig};
@@ -12,11 +12,7 @@ use crate::worker::Job;
 impl AnalysisView {
     /// Measure robustness of the current model (or of every compared one).
     pub fn start_robustness(&mut self, ctx: &mut PanelCtx<'_>) {
-        let corruptions: Vec<Corruption> = Corruption::ALL
-            .into_iter()
-            .zip(self.corruption_pick)
-            .filter_map(|(c, on)| on.then_some(c))
-            .collect();
+        let corruptions = ticked(Corruption::ALL, self.corruption_pick);
         if corruptions.is_empty() {
             self.error = Some("tick at least one corruption".into());
             return;
