@@ -7,6 +7,9 @@
 //! field and what was expected, and that nothing panicked. Each test runs all its cases and
 //! reports every mismatch in one assertion message.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -189,10 +192,13 @@ fn unreadable_file(path: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     if std::fs::File::open(path).is_ok() {
-        eprintln!(
-            "skipped: {} is still readable with mode 000 (running as root), so the \
-             permission-denied case cannot be tested here",
-            path.display()
+        skip::skip(
+            "bad_inputs (permission-denied case)",
+            &format!(
+                "{} is still readable with mode 000 (running as root), so the \
+                 permission-denied case cannot be tested here",
+                path.display()
+            ),
         );
         None
     } else {
