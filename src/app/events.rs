@@ -44,7 +44,7 @@ impl FusionApp {
                 self.settings.train.fusion = card.model.fusion;
                 self.model.card = Some((**card).clone());
                 self.model.dir = None;
-                self.model_changed = true;
+                self.model_changed.push(job);
             }
             Update::MethodFailed { fusion, message } => {
                 let context = format!("Comparing: training {fusion}");
@@ -108,9 +108,10 @@ impl FusionApp {
             }
             JobKind::Evaluate => {}
         }
-        // A new model is used everywhere once no training is left to replace it again.
-        if self.model_changed && !self.jobs.is_training() {
-            self.model_changed = false;
+        // The views catch up with a new model when the job that made it ends (a comparison
+        // changes it once per method; only its end counts).
+        if let Some(at) = self.model_changed.iter().position(|&id| id == job) {
+            self.model_changed.remove(at);
             self.after_model_change();
         }
     }
@@ -158,7 +159,7 @@ impl FusionApp {
         self.model.dir = Some(dir.clone());
         if startup {
             // The exploration queued after the start-up load already uses this model.
-            self.model_changed = false;
+            self.model_changed.retain(|&id| id != job);
             self.predict.clear();
             self.inputs.changed = true;
         }

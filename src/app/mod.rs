@@ -83,8 +83,8 @@ pub struct FusionApp {
     /// The model load sent at start; its `Loaded` needs no new exploration (the one queued
     /// after it already uses the model).
     startup_load: Option<JobId>,
-    /// The worker's current model changed; the views catch up when no training is left.
-    model_changed: bool,
+    /// Jobs that changed the worker's current model; the views catch up when each ends.
+    model_changed: Vec<JobId>,
     frame_log: Option<FrameLog>,
     started: Option<Instant>,
     first_frame_logged: bool,
@@ -153,7 +153,7 @@ impl FusionApp {
             worker,
             decodes: Vec::new(),
             startup_load: None,
-            model_changed: false,
+            model_changed: Vec::new(),
             frame_log,
             started: options.started,
             first_frame_logged: false,
