@@ -620,7 +620,10 @@ fn random_interleavings_end_every_job_exactly_once() {
             Some(&e.kind()),
             "an event of an unknown job: {e:?}"
         );
-        assert!(!ended.contains(&id), "an event after the end of {id}: {e:?}");
+        assert!(
+            !ended.contains(&id),
+            "an event after the end of {id}: {e:?}"
+        );
         if e.is_terminal() {
             ended.insert(id);
         }

@@ -30,7 +30,12 @@ impl AnalysisView {
         ui.horizontal(|ui| {
             if let Some(job) = self.contributions_job {
                 ui.spinner();
-                ui.label("explaining…");
+                let started = ctx.jobs.get(job).is_some_and(|j| j.active);
+                ui.label(if started {
+                    "explaining…"
+                } else {
+                    "queued: starts when the job before it ends…"
+                });
                 if ui.small_button("Stop").clicked() {
                     ctx.jobs.cancel(job);
                 }
