@@ -178,7 +178,6 @@ impl FusionApp {
                     self.browser.page = 0;
                     self.settings.tab = super::Tab::Dataset;
                 }
-                Request::Repredict => self.inputs.changed = true,
                 Request::SelectPoint(i) => self.select_point(i),
                 Request::Open(path) => self.open_path(&path),
                 Request::Example(dir) => self.decode(Source::Example(dir), Purpose::Sample),

@@ -61,7 +61,8 @@ impl FusionApp {
             self.analysis.on_update(job, &update);
         }
         if let Update::TsneProgress { .. } = &update {
-            self.projections.on_update(job, &update);
+            // The last reader: the layout moves in instead of being copied.
+            self.projections.on_update(job, update);
         }
     }
 

@@ -141,14 +141,7 @@ impl Exports {
 impl FusionApp {
     /// Report an export's outcome in a toast and the status bar.
     pub fn exported(&mut self, what: &str, result: Result<PathBuf, ExportError>) {
-        self.exports.report(
-            what,
-            result,
-            &mut Report {
-                notifications: &mut self.notifications,
-                status: &mut self.status,
-            },
-        );
+        crate::app::panel::panel_ctx!(self).exported(what, result);
     }
 
     /// A fresh path in the export folder.

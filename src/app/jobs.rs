@@ -25,8 +25,6 @@ pub struct RunningJob {
     pub id: JobId,
     /// Its kind.
     pub kind: JobKind,
-    /// When the app started it.
-    pub started: Instant,
     /// Its latest item progress, if it reports any.
     pub progress: Option<JobProgress>,
     /// A stop was asked for.
@@ -86,7 +84,6 @@ impl Jobs {
         self.running.push(RunningJob {
             id,
             kind: job.kind(),
-            started: Instant::now(),
             progress: None,
             stopping: false,
             active: false,
@@ -101,13 +98,6 @@ impl Jobs {
         if let Some(job) = self.running.iter_mut().find(|j| j.id == id) {
             job.stopping = true;
             self.outbox.push(Command::Cancel(id));
-        }
-    }
-
-    /// Ask the newest running job of `kind` to stop.
-    pub fn cancel_kind(&mut self, kind: JobKind) {
-        if let Some(id) = self.newest(kind).map(|j| j.id) {
-            self.cancel(id);
         }
     }
 
@@ -161,16 +151,6 @@ impl Jobs {
     /// The running job `id`.
     pub fn get(&self, id: JobId) -> Option<&RunningJob> {
         self.running.iter().find(|j| j.id == id)
-    }
-
-    /// The newest running job of `kind`.
-    pub fn newest(&self, kind: JobKind) -> Option<&RunningJob> {
-        self.running.iter().rev().find(|j| j.kind == kind)
-    }
-
-    /// Is any job of `kind` running?
-    pub fn any(&self, kind: JobKind) -> bool {
-        self.newest(kind).is_some()
     }
 
     /// The training or comparison that runs, if any (they change the current model, so while

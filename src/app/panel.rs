@@ -25,8 +25,6 @@ pub enum Request {
         /// The split the matrix was computed on.
         split: Split,
     },
-    /// Predict the current inputs again (a what-if toggle changed).
-    Repredict,
     /// Select a sample in the projections and list its neighbours.
     SelectPoint(usize),
     /// Decode a file (by its extension) into its input slot, remembering its folder.

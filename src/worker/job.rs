@@ -66,23 +66,6 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    /// Every kind.
-    pub const ALL: [Self; 13] = [
-        Self::Train,
-        Self::Evaluate,
-        Self::Predict,
-        Self::Save,
-        Self::Load,
-        Self::Decode,
-        Self::Explore,
-        Self::Tsne,
-        Self::Neighbours,
-        Self::Compare,
-        Self::Robustness,
-        Self::Contributions,
-        Self::Export,
-    ];
-
     /// What the job does, to start a sentence ("Training failed", "Loading the model failed").
     pub fn context(self) -> &'static str {
         match self {

@@ -91,7 +91,7 @@ pub struct ProjectionView {
 
 impl ProjectionView {
     /// A t-SNE update: the layout so far, when it is the current layout's job.
-    pub fn on_update(&mut self, job: JobId, update: &Update) {
+    pub fn on_update(&mut self, job: JobId, update: Update) {
         if let (
             Some(t),
             Update::TsneProgress {
@@ -104,10 +104,10 @@ impl ProjectionView {
         ) = (&mut self.tsne, update)
             && t.job == job
         {
-            t.points.clone_from(points);
-            t.samples.clone_from(samples);
-            t.iteration = (*iteration, *total);
-            t.kl = *kl;
+            t.points = points;
+            t.samples = samples;
+            t.iteration = (iteration, total);
+            t.kl = kl;
         }
     }
 
