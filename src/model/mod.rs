@@ -9,6 +9,7 @@ mod fusion;
 pub mod kernels;
 pub mod layers;
 mod params;
+pub mod pretrained;
 
 use std::fmt;
 use std::str::FromStr;
