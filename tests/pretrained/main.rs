@@ -1,0 +1,11 @@
+//! The pretrained backbones: the store, and each backbone proven to be the real model against
+//! reference outputs committed in `tests/fixtures/pretrained/`.
+
+#[path = "../support/skip.rs"]
+mod skip;
+
+mod audio;
+mod image;
+mod store;
+mod support;
+mod text;
