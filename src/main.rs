@@ -2,7 +2,7 @@
 
 use clap::Parser as _;
 use fusionlab::app::{FusionApp, StartOptions, Tab};
-use fusionlab::cli::{AppArgs, Cli, Command, run_data, run_model_command};
+use fusionlab::cli::{AppArgs, Cli, Command, run_data, run_model_command, run_pretrained};
 use fusionlab::data::DatasetSpec;
 
 /// See Cargo.toml: candle's per-step tensor churn is much cheaper with mimalloc than glibc malloc.
@@ -17,6 +17,7 @@ fn main() {
         None => run_app(cli.dataset.clone(), &AppArgs::default(), started),
         Some(Command::App(args)) => run_app(cli.dataset.clone(), args, started),
         Some(Command::Data { command }) => run_data(command),
+        Some(Command::Pretrained { command }) => run_pretrained(command),
         Some(command) => run_model_command(command, cli.dataset.as_deref()),
     };
     if let Err(err) = result {

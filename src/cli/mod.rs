@@ -1,11 +1,14 @@
 //! The command line: `fusionlab` opens the app; `fusionlab data info` describes a dataset;
-//! `train`, `eval`, `predict`, `compare` and `robustness` drive the same background worker as the app.
+//! `train`, `eval`, `predict`, `compare` and `robustness` drive the same background worker as the app;
+//! `pretrained` lists and installs the frozen backbones.
 
 mod model;
+mod pretrained;
 mod render;
 mod robustness;
 
 pub use model::{CompareArgs, EvalArgs, PredictArgs, TrainArgs, run_model_command};
+pub use pretrained::{InstallArgs, PretrainedCommand, render_list, run_pretrained};
 pub use render::{epoch_line, render_evaluation, render_prediction};
 pub use robustness::{RobustnessArgs, render_robustness};
 
@@ -77,6 +80,12 @@ pub enum Command {
     /// Accuracy of saved models when one modality at a time is corrupted (noise, occlusion,
     /// blur, dropped words or segments, typos, missing modality) at levels 0 to 1.
     Robustness(RobustnessArgs),
+    /// The frozen pretrained backbones: list them, or install them into the per-user store.
+    Pretrained {
+        /// What to do with the backbones.
+        #[command(subcommand)]
+        command: PretrainedCommand,
+    },
     /// Inspect datasets.
     Data {
         /// What to do with the data.

