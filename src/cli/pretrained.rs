@@ -66,11 +66,16 @@ fn install(store: &Store, args: &InstallArgs) -> anyhow::Result<()> {
     let wanted = if args.backbones.is_empty() {
         Backbone::ALL.to_vec()
     } else {
-        args.backbones.iter().map(|b| b.parse()).collect::<Result<Vec<Backbone>, PretrainedError>>()?
+        args.backbones
+            .iter()
+            .map(|b| b.parse())
+            .collect::<Result<Vec<Backbone>, PretrainedError>>()?
     };
     let mut failed = Vec::new();
     for backbone in wanted {
-        if let Err(e) = store.install(backbone, args.from.as_deref(), &mut |line| eprintln!("{line}")) {
+        if let Err(e) = store.install(backbone, args.from.as_deref(), &mut |line| {
+            eprintln!("{line}")
+        }) {
             eprintln!("{backbone}: {e}");
             failed.push(backbone.name());
         }

@@ -593,5 +593,6 @@ fn decode_row(
             image: row.image.clone(),
             audio: row.audio.clone(),
         },
+        backbone: Default::default(),
     })
 }

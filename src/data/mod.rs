@@ -11,6 +11,7 @@ pub mod image;
 pub mod spec;
 pub mod synthetic;
 pub mod text;
+pub mod tokens;
 
 use std::path::PathBuf;
 
@@ -153,6 +154,8 @@ pub struct Sample {
     pub audio: Option<Vec<f32>>,
     /// Where the sample came from.
     pub origin: Origin,
+    /// Frozen-backbone tokens, once extracted for a model that uses pretrained encoders.
+    pub backbone: tokens::BackboneTokens,
 }
 
 impl Sample {

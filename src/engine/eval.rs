@@ -280,6 +280,7 @@ pub fn prepare_input(raw: &RawInput, features: &FeatureConfig) -> Result<Sample,
             image: None,
             audio: None,
         },
+        backbone: Default::default(),
     })
 }
 

@@ -22,7 +22,7 @@ pub use train::{
 use crate::data::text::Vocab;
 use crate::data::{Dataset, FeatureConfig, Sample};
 use crate::model::device::DeviceChoice;
-use crate::model::{Batch, FusionKind, ModelConfig, TextEncoderKind, checkpoint::ModelCard};
+use crate::model::{Batch, FusionKind, ModelConfig, TextEncoderKind, Tokens, checkpoint::ModelCard};
 
 /// What can go wrong while training or evaluating.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,8 @@ pub struct TrainConfig {
     pub embed_dim: usize,
     /// Where to run.
     pub device: DeviceChoice,
+    /// Per modality, a frozen pretrained backbone instead of the from-scratch encoder.
+    pub backbones: crate::model::Backbones,
 }
 
 impl Default for TrainConfig {
@@ -92,6 +94,7 @@ impl Default for TrainConfig {
             modality_dropout: 0.0,
             embed_dim: 64,
             device: DeviceChoice::Auto,
+            backbones: crate::model::Backbones::default(),
         }
     }
 }
@@ -145,6 +148,7 @@ impl TrainConfig {
         cfg.mel_bins = features.audio.n_mels;
         cfg.frames = features.audio.frames();
         cfg.max_tokens = features.text.max_len.max(1);
+        cfg.backbones = self.backbones;
         cfg
     }
 }
@@ -249,7 +253,8 @@ impl Batcher<'_> {
             let mut ids = Vec::new();
             if let (true, Some(text)) = (show[1], &s.text) {
                 ids = self.vocab.encode(&text.words, cfg.max_tokens);
-                if !ids.is_empty() {
+                // A text backbone reads the raw sentence, so unknown words still count as text.
+                if !ids.is_empty() || cfg.backbones.text.is_some() {
                     present[i * 3 + 1] = 1.0;
                 }
             }
@@ -284,6 +289,12 @@ impl Batcher<'_> {
             }
         }
         let dev = self.device;
+        let mut pretrained = [None, None, None];
+        for (m, slot) in pretrained.iter_mut().enumerate() {
+            if let Some(backbone) = cfg.backbones.get(m) {
+                *slot = Some(backbone_tokens(samples, &present, m, backbone, dev)?);
+            }
+        }
         let s = cfg.image_size;
         Ok(Batch {
             image: Tensor::from_vec(image, (b, 3, s, s), dev)?,
@@ -292,8 +303,55 @@ impl Batcher<'_> {
             audio: Tensor::from_vec(audio, (b, cfg.mel_bins, cfg.frames), dev)?,
             present: Tensor::from_vec(present, (b, 3), dev)?,
             labels: Some(Tensor::from_vec(labels, b, dev)?),
+            pretrained,
         })
     }
+}
+
+/// The backbone tokens of modality `m` for a batch, padded to the longest with a 0 mask; rows
+/// whose modality is hidden (`present` 0) are all padding.
+fn backbone_tokens(
+    samples: &[&Sample],
+    present: &[f32],
+    m: usize,
+    backbone: crate::model::Backbone,
+    dev: &Device,
+) -> Result<Tokens, EngineError> {
+    let cols = backbone.token_dim();
+    let mut rows = vec![None; samples.len()];
+    for (i, s) in samples.iter().enumerate() {
+        if present[i * 3 + m] == 0.0 {
+            continue;
+        }
+        let Some(tokens) = s.backbone.get(m) else {
+            return Err(EngineError::Incompatible(format!(
+                "sample {}: no {backbone} tokens; the model uses that backbone, so its features must be extracted first",
+                s.id
+            )));
+        };
+        if tokens.cols() != cols {
+            return Err(EngineError::Incompatible(format!(
+                "sample {}: {backbone} tokens are {} wide, the model expects {cols}",
+                s.id,
+                tokens.cols()
+            )));
+        }
+        rows[i] = Some(tokens);
+    }
+    let len = rows.iter().flatten().map(|t| t.rows()).max().unwrap_or(1);
+    let b = samples.len();
+    let mut values = vec![0f32; b * len * cols];
+    let mut mask = vec![0f32; b * len];
+    for (i, tokens) in rows.iter().enumerate() {
+        if let Some(t) = tokens {
+            t.write_f32(&mut values[i * len * cols..(i * len + t.rows()) * cols]);
+            mask[i * len..i * len + t.rows()].fill(1.0);
+        }
+    }
+    Ok(Tokens {
+        values: Tensor::from_vec(values, (b, len, cols), dev)?,
+        mask: Tensor::from_vec(mask, (b, len), dev)?,
+    })
 }
 
 /// Hide each present modality with probability `p`, keeping at least one.

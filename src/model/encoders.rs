@@ -174,3 +174,27 @@ impl TextEncoder {
         pooled(&self.pool, tokens, mask.clone())
     }
 }
+
+/// A frozen backbone's tokens (`B × N × C`) → a trainable linear projection to `D` with ReLU →
+/// the same attention pooling as the from-scratch encoders, so every view keeps working.
+#[derive(Clone, Debug)]
+pub struct ProjectedEncoder {
+    project: Linear,
+    pool: AttentionPool,
+}
+
+impl ProjectedEncoder {
+    /// A projection from `inputs`-wide backbone tokens to `dim`.
+    pub fn new(inputs: usize, dim: usize, vb: VarBuilder<'_>) -> Result<Self> {
+        Ok(Self {
+            project: linear(inputs, dim, vb.pp("project"))?,
+            pool: AttentionPool::new(dim, dim / 2, vb.pp("pool"))?,
+        })
+    }
+
+    /// `tokens`: `B × N × C`, `mask`: `B × N` (0/1, already zero when absent).
+    pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Encoded> {
+        let tokens = dense(&self.project, tokens)?.relu()?;
+        pooled(&self.pool, tokens, mask.clone())
+    }
+}

@@ -18,6 +18,7 @@ use candle_core::{D, DType, Device, Result, Tensor};
 
 pub use encoders::Encoded;
 pub use params::ParamStore;
+pub use pretrained::{Backbone, Backbones};
 
 /// How the modalities are joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -216,6 +217,9 @@ pub struct ModelConfig {
     pub tensor_dim: usize,
     /// Rank of low-rank fusion.
     pub rank: usize,
+    /// Per modality, the frozen pretrained backbone used instead of the from-scratch encoder.
+    #[serde(default, skip_serializing_if = "pretrained::Backbones::is_scratch")]
+    pub backbones: pretrained::Backbones,
 }
 
 impl ModelConfig {
@@ -238,6 +242,7 @@ impl ModelConfig {
             layers: 1,
             tensor_dim: 8,
             rank: 4,
+            backbones: pretrained::Backbones::default(),
         }
     }
 
@@ -321,6 +326,17 @@ pub struct Batch {
     pub present: Tensor,
     /// `B` u32 class indices, when known.
     pub labels: Option<Tensor>,
+    /// Per modality, the frozen backbone's tokens when the model uses one (`None` otherwise).
+    pub pretrained: [Option<Tokens>; 3],
+}
+
+/// A batch of backbone tokens: `values` `B × N × C`, `mask` `B × N` (0/1; 0 for padding).
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    /// The token vectors.
+    pub values: Tensor,
+    /// Which tokens are real.
+    pub mask: Tensor,
 }
 
 /// Everything the network computes for a batch.
@@ -343,10 +359,51 @@ pub struct ModelOutput {
 #[derive(Clone, Debug)]
 pub struct FusionModel {
     config: ModelConfig,
-    image: encoders::ImageEncoder,
-    text: encoders::TextEncoder,
-    audio: encoders::AudioEncoder,
+    image: Encoder<encoders::ImageEncoder>,
+    text: Encoder<encoders::TextEncoder>,
+    audio: Encoder<encoders::AudioEncoder>,
     fusion: fusion::Fusion,
+}
+
+/// A modality's encoder: trained from scratch, or a projection of a frozen backbone's tokens.
+#[derive(Clone, Debug)]
+enum Encoder<T> {
+    Scratch(T),
+    Pretrained(encoders::ProjectedEncoder),
+}
+
+impl<T> Encoder<T> {
+    fn new(
+        config: &ModelConfig,
+        m: usize,
+        vb: candle_nn::VarBuilder<'_>,
+        scratch: impl FnOnce(&ModelConfig, candle_nn::VarBuilder<'_>) -> Result<T>,
+    ) -> Result<Self> {
+        match config.backbones.get(m) {
+            Some(b) => Ok(Self::Pretrained(encoders::ProjectedEncoder::new(
+                b.token_dim(),
+                config.embed_dim,
+                vb,
+            )?)),
+            None => Ok(Self::Scratch(scratch(config, vb)?)),
+        }
+    }
+}
+
+/// Runs a projected encoder on the batch's backbone tokens for modality `m`, masked by `present`.
+fn project_tokens(
+    encoder: &encoders::ProjectedEncoder,
+    batch: &Batch,
+    m: usize,
+) -> Result<Encoded> {
+    let tokens = batch.pretrained[m].as_ref().ok_or_else(|| {
+        candle_core::Error::Msg(format!(
+            "the model uses a pretrained {} backbone but the batch has no backbone tokens",
+            crate::data::Modality::ALL[m].name()
+        ))
+    })?;
+    let mask = tokens.mask.broadcast_mul(&batch.present.narrow(1, m, 1)?)?;
+    encoder.forward(&tokens.values, &mask)
 }
 
 /// Shapley values φ of the three modalities for one sample. `values[s]` is the value of the
@@ -404,9 +461,9 @@ impl FusionModel {
         let vb = store.builder(device);
         Ok(Self {
             config: config.clone(),
-            image: encoders::ImageEncoder::new(config, vb.pp("image"))?,
-            text: encoders::TextEncoder::new(config, vb.pp("text"))?,
-            audio: encoders::AudioEncoder::new(config, vb.pp("audio"))?,
+            image: Encoder::new(config, 0, vb.pp("image"), encoders::ImageEncoder::new)?,
+            text: Encoder::new(config, 1, vb.pp("text"), encoders::TextEncoder::new)?,
+            audio: Encoder::new(config, 2, vb.pp("audio"), encoders::AudioEncoder::new)?,
             fusion: fusion::Fusion::new(config, vb.pp("fusion"))?,
         })
     }
@@ -434,24 +491,40 @@ impl FusionModel {
             })
         };
         let side = self.config.image_size / 4;
-        let image = if any(0) {
-            self.image.forward(&batch.image, &column(0)?)?
-        } else {
-            empty(side * side)?
-        };
-        let text = if any(1) {
-            let mask = batch
-                .text_mask
-                .broadcast_mul(&batch.present.narrow(1, 1, 1)?)?;
-            self.text.forward(&batch.text_ids, &mask)?
-        } else {
-            empty(batch.text_ids.dim(1)?)?
-        };
-        let audio = if any(2) {
-            self.audio.forward(&batch.audio, &column(2)?)?
-        } else {
-            empty(self.config.frames / 4)?
-        };
+        let scratch_tokens = [side * side, batch.text_ids.dim(1)?, self.config.frames / 4];
+        let mut out = Vec::with_capacity(3);
+        for m in 0..3 {
+            let tokens = match &batch.pretrained[m] {
+                Some(t) => t.mask.dim(1)?,
+                None => scratch_tokens[m],
+            };
+            if !any(m) {
+                out.push(empty(tokens)?);
+                continue;
+            }
+            out.push(match m {
+                0 => match &self.image {
+                    Encoder::Scratch(e) => e.forward(&batch.image, &column(0)?)?,
+                    Encoder::Pretrained(e) => project_tokens(e, batch, 0)?,
+                },
+                1 => match &self.text {
+                    Encoder::Scratch(e) => {
+                        let mask = batch
+                            .text_mask
+                            .broadcast_mul(&batch.present.narrow(1, 1, 1)?)?;
+                        e.forward(&batch.text_ids, &mask)?
+                    }
+                    Encoder::Pretrained(e) => project_tokens(e, batch, 1)?,
+                },
+                _ => match &self.audio {
+                    Encoder::Scratch(e) => e.forward(&batch.audio, &column(2)?)?,
+                    Encoder::Pretrained(e) => project_tokens(e, batch, 2)?,
+                },
+            });
+        }
+        let [image, text, audio]: [Encoded; 3] = out
+            .try_into()
+            .map_err(|_| candle_core::Error::Msg("three encodings".into()))?;
         Ok([image, text, audio])
     }
 

@@ -5,6 +5,7 @@ mod analysis;
 mod checkpoint;
 mod common;
 mod model;
+mod pretrained;
 #[path = "../support/skip.rs"]
 mod skip;
 mod training;

@@ -377,6 +377,7 @@ pub fn generate(
                 text,
                 audio,
                 origin: Origin::Synthetic { index },
+                backbone: Default::default(),
             })
         })
         .collect();

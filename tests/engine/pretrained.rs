@@ -1,0 +1,111 @@
+//! Models on frozen-backbone tokens: the projected encoders learn from the tokens alone, look at
+//! the informative ones, and say clearly when tokens are missing.
+
+use candle_core::Device;
+use fusionlab::data::Dataset;
+use fusionlab::data::tokens::{BackboneTokens, TokenMatrix};
+use fusionlab::engine::train;
+use fusionlab::model::{Backbone, Backbones, FusionKind, ModelConfig};
+use rand::{Rng as _, SeedableRng as _};
+
+use crate::common::{Recorder, synthetic, tiny};
+
+const INFORMATIVE: usize = 4;
+
+/// Image-only samples whose pixels are blank and whose 49 EfficientNet-wide tokens carry the
+/// class in the first few tokens only (every token is noisy).
+fn image_tokens_only(samples: usize) -> Dataset {
+    let mut data = synthetic(&format!("synthetic:redundant?samples={samples}"));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let cols = Backbone::EfficientNetLite0.token_dim();
+    // Like real backbone features, a class shows as a direction spread over every channel.
+    let prototypes: Vec<Vec<f32>> = (0..data.classes.len())
+        .map(|_| {
+            (0..cols)
+                .map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 })
+                .collect()
+        })
+        .collect();
+    for s in &mut data.samples {
+        s.text = None;
+        s.audio = None;
+        if let Some(px) = &mut s.image {
+            px.fill(0.0);
+        }
+        let mut values: Vec<f32> = (0..49 * cols)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        for token in 0..INFORMATIVE {
+            for (v, p) in values[token * cols..(token + 1) * cols]
+                .iter_mut()
+                .zip(&prototypes[s.label])
+            {
+                *v += p;
+            }
+        }
+        s.backbone = BackboneTokens([TokenMatrix::from_f32(49, cols, &values), None, None]);
+    }
+    data
+}
+
+#[test]
+fn a_projected_image_encoder_learns_from_backbone_tokens_and_looks_at_the_informative_ones() {
+    let data = image_tokens_only(240);
+    let chance = 1.0 / data.classes.len() as f32;
+    let mut cfg = tiny(FusionKind::Attention, 6);
+    cfg.backbones = Backbones {
+        image: Some(Backbone::EfficientNetLite0),
+        ..Backbones::default()
+    };
+    let out = train(&data, &cfg, &Device::Cpu, &Recorder::default()).unwrap();
+    let val = out.val.unwrap();
+    assert!(
+        val.metrics.accuracy > chance + 0.4,
+        "accuracy {} vs chance {chance}",
+        val.metrics.accuracy
+    );
+    // Attention pooling over the 49 tokens puts most weight on the informative ones.
+    let on_signal: f32 = val
+        .samples
+        .iter()
+        .map(|s| s.attention[0].iter().take(INFORMATIVE).sum::<f32>())
+        .sum::<f32>()
+        / val.samples.len() as f32;
+    assert!(
+        on_signal > 2.0 * INFORMATIVE as f32 / 49.0,
+        "attention on the informative tokens: {on_signal}"
+    );
+    assert_eq!(val.samples[0].attention[0].len(), 49);
+}
+
+#[test]
+fn training_without_extracted_tokens_names_the_sample_and_the_backbone() {
+    let mut data = image_tokens_only(60);
+    data.samples[0].backbone = BackboneTokens::default();
+    let mut cfg = tiny(FusionKind::Late, 1);
+    cfg.backbones = Backbones {
+        image: Some(Backbone::EfficientNetLite0),
+        ..Backbones::default()
+    };
+    let err = train(&data, &cfg, &Device::Cpu, &Recorder::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no efficientnet-lite0 tokens"), "{err}");
+    assert!(err.contains(&data.samples[0].id), "{err}");
+}
+
+#[test]
+fn the_backbone_choice_is_recorded_in_the_config_and_scratch_configs_are_unchanged() {
+    let scratch = ModelConfig::new(FusionKind::Gated, 3, 10);
+    let json = serde_json::to_string(&scratch).unwrap();
+    assert!(!json.contains("backbones"), "{json}");
+    let mut pretrained = scratch.clone();
+    pretrained.backbones = Backbones::all();
+    let json = serde_json::to_string(&pretrained).unwrap();
+    assert!(
+        json.contains("\"minilm-l6-v2\"") && json.contains("\"speech-embedding\""),
+        "{json}"
+    );
+    let back: ModelConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, pretrained);
+}
