@@ -47,7 +47,8 @@ pub struct Encoding {
     /// For each token, its byte range in the input; `None` for `[CLS]` and `[SEP]`. An `[UNK]`
     /// spans its whole word.
     pub spans: Vec<Option<(usize, usize)>>,
-    /// Byte range in the input of each word that kept at least one token.
+    /// Byte range in the input of each word that kept at least one token (the whole word, even
+    /// when truncation cut it).
     pub word_spans: Vec<(usize, usize)>,
     /// Whether word pieces were dropped to fit the length limit.
     pub truncated: bool,
