@@ -8,7 +8,7 @@ mod onnx;
 mod pickle;
 pub mod speech;
 pub mod store;
-mod wordpiece;
+pub mod wordpiece;
 
 use std::fmt;
 use std::path::PathBuf;
