@@ -255,6 +255,123 @@ pub(crate) fn attribute<'a>(node: &'a NodeProto, name: &str) -> Option<&'a Attri
     node.attribute.iter().find(|a| a.name == name)
 }
 
+// Checks a converter makes on a graph's structure; each error names the file.
+
+/// The non-`Constant` nodes of a graph.
+pub(crate) fn ops(graph: &Graph) -> Vec<&NodeProto> {
+    graph
+        .nodes
+        .iter()
+        .filter(|n| n.op_type != "Constant")
+        .collect()
+}
+
+/// Checks that the graph has exactly one input and one output, with these names.
+pub(crate) fn check_identity(
+    graph: &Graph,
+    input: &str,
+    output: &str,
+) -> Result<(), PretrainedError> {
+    if graph.inputs == [input] && graph.outputs == [output] {
+        Ok(())
+    } else {
+        let (i, o) = (&graph.inputs, &graph.outputs);
+        Err(graph.error(format!("unexpected graph: inputs {i:?} and outputs {o:?}, expected ['{input}'] and ['{output}']")))
+    }
+}
+
+/// Checks that the sequence of operators is `expected`.
+pub(crate) fn check_ops(
+    graph: &Graph,
+    nodes: &[&NodeProto],
+    expected: &[&str],
+) -> Result<(), PretrainedError> {
+    let found: Vec<&str> = nodes.iter().map(|n| n.op_type.as_str()).collect();
+    if found == expected {
+        Ok(())
+    } else {
+        Err(graph.error(format!(
+            "unexpected graph: operators {found:?}, expected {expected:?}"
+        )))
+    }
+}
+
+/// Input `index` of `node` as a constant tensor.
+pub(crate) fn constant_input(
+    graph: &Graph,
+    node: &NodeProto,
+    index: usize,
+    device: &Device,
+) -> Result<Tensor, PretrainedError> {
+    let name = node.input.get(index).ok_or_else(|| {
+        graph.error(format!(
+            "{} node '{}' has no input {index}",
+            node.op_type, node.name
+        ))
+    })?;
+    graph.constant(name, device)
+}
+
+/// Checks that input `index` of `node` is the scalar `value` (within f32 rounding).
+pub(crate) fn check_scalar(
+    graph: &Graph,
+    node: &NodeProto,
+    index: usize,
+    value: f32,
+) -> Result<(), PretrainedError> {
+    let found = constant_input(graph, node, index, &Device::Cpu)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let matches = match found.as_slice() {
+        [v] => v == &value || (v - value).abs() <= 1e-6 * value.abs(),
+        _ => false,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(graph.error(format!(
+            "{} node '{}': constant {found:?}, expected {value}",
+            node.op_type, node.name
+        )))
+    }
+}
+
+/// Checks an integer-list attribute; `absent` is what its absence means.
+pub(crate) fn check_ints(
+    graph: &Graph,
+    node: &NodeProto,
+    name: &str,
+    expected: &[i64],
+    absent: &[i64],
+) -> Result<(), PretrainedError> {
+    let found = attribute(node, name).map_or(absent, |a| a.ints.as_slice());
+    if found == expected {
+        Ok(())
+    } else {
+        Err(graph.error(format!(
+            "{} node '{}': {name} {found:?}, expected {expected:?}",
+            node.op_type, node.name
+        )))
+    }
+}
+
+/// Checks a tensor's shape.
+pub(crate) fn check_shape(
+    graph: &Graph,
+    what: &str,
+    t: &Tensor,
+    expected: &[usize],
+) -> Result<(), PretrainedError> {
+    if t.dims() == expected {
+        Ok(())
+    } else {
+        Err(graph.error(format!(
+            "{what}: shape {:?}, expected {expected:?}",
+            t.dims()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
