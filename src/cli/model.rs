@@ -12,11 +12,11 @@ use super::Command as CliCommand;
 use super::render::{
     epoch_line, metrics_line, render_comparison, render_evaluation, render_prediction, stop_text,
 };
-use crate::data::{DatasetSpec, LoadOptions, Split};
+use crate::data::{DatasetSpec, LoadOptions, Modality, Split};
 use crate::engine::{AudioInput, ImageInput, RawInput, TrainConfig};
 use crate::model::checkpoint::{self, check_name};
 use crate::model::device::DeviceChoice;
-use crate::model::{FusionKind, TextEncoderKind};
+use crate::model::{Backbone, Backbones, FusionKind, TextEncoderKind};
 use crate::worker::{Event, Job, JobId, Outcome, TrainingSummary, Update, WorkerHandle};
 
 const DEFAULT_DATASET: &str = "synthetic:redundant";
@@ -48,9 +48,19 @@ pub struct TrainOptions {
     /// Probability of hiding each modality of a training sample (at least one stays).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub modality_dropout: f64,
-    /// Text encoder: gru or transformer.
+    /// Text encoder: gru or transformer (from scratch), or pretrained / minilm-l6-v2 (frozen).
     #[arg(long, default_value = "gru")]
-    pub text_encoder: TextEncoderKind,
+    pub text_encoder: String,
+    /// Image encoder: scratch (a small CNN), or pretrained / efficientnet-lite0 (frozen).
+    #[arg(long, default_value = "scratch")]
+    pub image_encoder: String,
+    /// Audio encoder: scratch (a log-mel CNN), or pretrained / speech-embedding (frozen).
+    #[arg(long, default_value = "scratch")]
+    pub audio_encoder: String,
+    /// `pretrained`: every modality on its frozen backbone (overrides the three above);
+    /// `scratch`: none.
+    #[arg(long)]
+    pub encoders: Option<String>,
     /// Embedding width.
     #[arg(long, default_value_t = 64)]
     pub embed_dim: usize,
@@ -62,11 +72,52 @@ pub struct TrainOptions {
     pub json: bool,
 }
 
+/// `scratch`, `pretrained` or the backbone's own name for one modality.
+fn encoder_choice(value: &str, modality: Modality, flag: &str) -> anyhow::Result<Option<Backbone>> {
+    let backbone = Backbone::for_modality(modality);
+    match value.trim().to_lowercase().as_str() {
+        "scratch" => Ok(None),
+        "pretrained" => Ok(Some(backbone)),
+        v if v == backbone.name() => Ok(Some(backbone)),
+        other => bail!("--{flag} {other}: expected scratch, pretrained or {backbone}"),
+    }
+}
+
 impl TrainOptions {
-    fn config(&self, fusion: FusionKind) -> TrainConfig {
-        TrainConfig {
+    /// The encoder choices: the text body when trained from scratch, and the backbones.
+    fn encoders(&self) -> anyhow::Result<(TextEncoderKind, Backbones)> {
+        if let Some(all) = &self.encoders {
+            return match all.trim().to_lowercase().as_str() {
+                "pretrained" => Ok((TextEncoderKind::Gru, Backbones::all())),
+                "scratch" => Ok((TextEncoderKind::Gru, Backbones::default())),
+                other => bail!("--encoders {other}: expected scratch or pretrained"),
+            };
+        }
+        let (text_body, text) = match self.text_encoder.parse::<TextEncoderKind>() {
+            Ok(kind) => (kind, None),
+            Err(_) => match encoder_choice(&self.text_encoder, Modality::Text, "text-encoder") {
+                Ok(Some(b)) => (TextEncoderKind::Gru, Some(b)),
+                _ => bail!(
+                    "--text-encoder {}: expected gru, transformer, pretrained or {}",
+                    self.text_encoder,
+                    Backbone::MiniLm
+                ),
+            },
+        };
+        let backbones = Backbones {
+            image: encoder_choice(&self.image_encoder, Modality::Image, "image-encoder")?,
+            text,
+            audio: encoder_choice(&self.audio_encoder, Modality::Audio, "audio-encoder")?,
+        };
+        Ok((text_body, backbones))
+    }
+
+    fn config(&self, fusion: FusionKind) -> anyhow::Result<TrainConfig> {
+        let (text_encoder, backbones) = self.encoders()?;
+        Ok(TrainConfig {
             fusion,
-            text_encoder: self.text_encoder,
+            text_encoder,
+            backbones,
             epochs: self.epochs,
             batch_size: self.batch_size,
             learning_rate: self.lr,
@@ -78,7 +129,7 @@ impl TrainOptions {
             embed_dim: self.embed_dim,
             device: self.device,
             ..TrainConfig::default()
-        }
+        })
     }
 }
 
@@ -281,7 +332,7 @@ fn say(bar: &ProgressBar, line: String) {
 
 fn train_command(worker: &WorkerHandle, args: &TrainArgs, dataset: &str) -> anyhow::Result<()> {
     let dir = args.out.as_deref().map(out_dir).transpose()?;
-    let config = args.options.config(args.fusion);
+    let config = args.options.config(args.fusion)?;
     let summary = run_training(worker, dataset, config, args.options.json)?;
     if let Some(dir) = &dir {
         let id = worker.start(Job::Save { dir: dir.clone() });
@@ -460,7 +511,7 @@ fn compare_command(worker: &WorkerHandle, args: &CompareArgs, dataset: &str) -> 
         let summary = run_training(
             worker,
             dataset,
-            args.options.config(fusion),
+            args.options.config(fusion)?,
             args.options.json,
         )?;
         if !args.options.json {

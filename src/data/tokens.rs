@@ -55,6 +55,15 @@ impl TokenMatrix {
         }
     }
 
+    /// The first `rows` rows (`None` when there are fewer, or `rows` is 0).
+    pub fn first_rows(&self, rows: usize) -> Option<Self> {
+        (rows > 0 && rows <= self.rows).then(|| Self {
+            values: self.values[..rows * self.cols].into(),
+            rows,
+            cols: self.cols,
+        })
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.values.len() * 2

@@ -4,6 +4,7 @@
 
 pub mod contribution;
 mod eval;
+pub mod extract;
 pub mod metrics;
 pub mod robustness;
 mod train;

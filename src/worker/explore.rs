@@ -49,10 +49,12 @@ pub(super) fn explore(
     ctx: &JobCtx<'_>,
 ) -> Result<Outcome, JobError> {
     let mut load = load.clone();
+    let mut backbones = crate::model::Backbones::default();
     if let Some(model) = &state.model {
         load.features = model.card.features.clone();
+        backbones = model.model.config().backbones;
     }
-    dataset(state, spec, &load, ctx)?;
+    dataset(state, spec, &load, &backbones, ctx)?;
     super::release_freed_memory();
     let Some((_, _, data)) = &state.dataset else {
         return Err(JobError::Internal("the dataset vanished"));

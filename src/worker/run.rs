@@ -17,7 +17,9 @@ use crate::engine::{
     self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
 };
 use crate::model::checkpoint::{self, LoadedModel};
+use crate::engine::extract;
 use crate::model::device;
+use crate::model::Backbones;
 
 pub(super) struct State {
     pub(super) device: Device,
@@ -164,11 +166,13 @@ fn dispatch(state: &mut State, job: Job, ctx: &JobCtx<'_>) -> Result<Outcome, Jo
     }
 }
 
-/// Load a dataset, reusing the cached one when the spec and options are the same.
+/// Load a dataset, reusing the cached one when the spec and options are the same, and give its
+/// samples the tokens of each backbone in `backbones` (from the token cache, or computed once).
 pub(super) fn dataset<'s>(
     state: &'s mut State,
     spec: &DatasetSpec,
     load: &LoadOptions,
+    backbones: &Backbones,
     ctx: &JobCtx<'_>,
 ) -> Result<&'s Dataset, JobError> {
     let key = spec.to_string();
@@ -182,6 +186,19 @@ pub(super) fn dataset<'s>(
         let dataset = load_dataset(spec, load, &Throttled::new(&observer))?;
         ctx.update(Update::DatasetReady(Box::new(dataset.summary())));
         state.dataset = Some((key, load.clone(), dataset));
+    }
+    if !backbones.is_scratch()
+        && let Some((_, _, data)) = state.dataset.as_mut()
+    {
+        let observer = Observer {
+            ctx,
+            what: format!("backbone tokens for {}", data.name),
+        };
+        let throttled = Throttled::new(&observer);
+        let mut extractor = extract::Extractor::new(extract::ExtractOptions::default(), state.device.clone());
+        if extractor.dataset(data, backbones, &throttled)?.is_none() {
+            return Err(JobError::Cancelled);
+        }
     }
     state
         .dataset
@@ -202,6 +219,15 @@ impl<'a> Throttled<'a> {
             inner,
             last: std::sync::Mutex::new(None),
         }
+    }
+}
+
+impl extract::ExtractObserver for Throttled<'_> {
+    fn progress(&self, done: usize, total: usize) {
+        LoadObserver::progress(self, done, total);
+    }
+    fn cancelled(&self) -> bool {
+        LoadObserver::cancelled(self.inner)
     }
 }
 
@@ -232,7 +258,7 @@ pub(super) fn train(
 ) -> Result<TrainingSummary, JobError> {
     config.validate()?;
     let train_device = device::open(config.device)?;
-    let data = dataset(state, spec, load, ctx)?;
+    let data = dataset(state, spec, load, &config.backbones, ctx)?;
     let (tr, va, te) = engine::split_indices(data, config.seed);
     let observer = Observer {
         ctx,
@@ -357,12 +383,13 @@ pub(super) fn prepare(
     split: Option<Split>,
     ctx: &JobCtx<'_>,
 ) -> Result<(Split, Vec<usize>), JobError> {
-    let features = current(state)?.card.features.clone();
+    let model = current(state)?;
+    let (features, backbones) = (model.card.features.clone(), model.model.config().backbones);
     let load = LoadOptions {
         features,
         ..load.clone()
     };
-    dataset(state, spec, &load, ctx)?;
+    dataset(state, spec, &load, &backbones, ctx)?;
     let (Some(model), Some((_, _, data))) = (&state.model, &state.dataset) else {
         return Err(JobError::Internal("the model or the dataset vanished"));
     };

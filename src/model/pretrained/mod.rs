@@ -25,7 +25,7 @@ pub enum Backbone {
     /// EfficientNet-Lite0 trained on ImageNet-1k: a 7×7×1280 feature map at 224 px.
     #[serde(rename = "efficientnet-lite0")]
     EfficientNetLite0,
-    /// Google's speech embedding (openWakeWord's front end): a 96-d vector per 0.76 s window.
+    /// Google's speech embedding (openWakeWord's front end): a 96-d vector per 0.78 s window (every 80 ms).
     #[serde(rename = "speech-embedding")]
     SpeechEmbedding,
 }
@@ -208,7 +208,7 @@ impl Backbone {
                 wheel_sha256: "6bb00b832c21720ebb94410e005854740b2d36b20970c7cecc74b5e889d94f4b",
                 files: SPEECH_FILES,
                 licence: "Apache-2.0",
-                summary: "speech embedding (openWakeWord front end), 96-d per 0.76 s window, 0.33 M parameters",
+                summary: "speech embedding (openWakeWord front end), 96-d per 0.78 s window, 0.33 M parameters",
             },
         }
     }
