@@ -359,6 +359,7 @@ pub fn predict(
             .collect()
     });
     let hop = loaded.card.features.audio.hop_ms;
+    let image_tokens = r.attention[0].len();
     Ok(Prediction {
         classes: loaded.card.classes.clone(),
         predicted: r.predicted,
@@ -368,8 +369,15 @@ pub fn predict(
         present: r.present,
         words,
         attention: r.attention,
-        image_grid: cfg.image_size / 4,
-        frame_ms: hop * 4.0,
+        image_grid: match cfg.backbones.image {
+            // The backbone's square map of positions (7 × 7 for EfficientNet-Lite0).
+            Some(_) => (image_tokens as f64).sqrt().round() as usize,
+            None => cfg.image_size / 4,
+        },
+        frame_ms: match cfg.backbones.audio {
+            Some(_) => crate::model::pretrained::speech::WINDOW_HOP as f32 * 10.0,
+            None => hop * 4.0,
+        },
         spectrogram: sample.audio.clone().unwrap_or_default(),
         mel_bins: loaded.card.features.audio.n_mels,
         embeddings: std::array::from_fn(|m| {

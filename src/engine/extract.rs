@@ -12,7 +12,8 @@ use crate::data::tokens::{TokenCache, TokenMatrix};
 use crate::data::{Dataset, FeatureConfig, Origin, Sample, audio, image as data_image};
 
 use crate::model::pretrained::efficientnet::{self, EfficientNetLite0};
-use crate::model::pretrained::minilm::MiniLm;
+use crate::model::pretrained::minilm::{self, MiniLm};
+use crate::model::pretrained::wordpiece::Encoding;
 use crate::model::pretrained::speech::{self, SpeechEmbedding};
 use crate::model::pretrained::store::Store;
 use crate::model::{Backbone, Backbones};
@@ -60,7 +61,7 @@ pub struct ExtractReport {
 pub fn variant(backbone: Backbone) -> String {
     match backbone {
         Backbone::EfficientNetLite0 => format!("{backbone}-{}px", efficientnet::INPUT_SIZE),
-        Backbone::MiniLm => format!("{backbone}-{}tok", crate::model::pretrained::minilm::MAX_TOKENS),
+        Backbone::MiniLm => format!("{backbone}-{}tok", minilm::MAX_TOKENS),
         Backbone::SpeechEmbedding => format!("{backbone}-{}hz", speech::SAMPLE_RATE),
     }
 }
@@ -146,6 +147,17 @@ impl Extractor {
             sample.backbone.0[m] = self.tokens(backbone, m, vec![input], &mut report)?.pop();
         }
         Ok(())
+    }
+
+    /// How the text backbone splits `text` into word pieces (loads it when needed).
+    pub fn word_pieces(&mut self, text: &str) -> Result<Encoding, EngineError> {
+        if !matches!(self.runners[1], Some(Runner::Text(_))) {
+            self.runners[1] = Some(Runner::load(Backbone::MiniLm, &self.options.store, &self.device)?);
+        }
+        match &self.runners[1] {
+            Some(Runner::Text(net)) => Ok(net.tokenizer().encode(text, minilm::MAX_TOKENS)),
+            _ => Err(EngineError::Data("the text backbone did not load".into())),
+        }
     }
 
     /// Tokens for `inputs` of modality `m`: from the cache, else from the backbone (then cached).
@@ -375,6 +387,27 @@ impl Runner {
                 .collect(),
         }
     }
+}
+
+/// Word-piece attention (one value per token, `[CLS]` and `[SEP]` included) summed back onto
+/// the words of `text`, renormalised to add up to 1 over the words: the words and their weights.
+pub fn merge_word_pieces(encoding: &Encoding, text: &str, attention: &[f32]) -> (Vec<String>, Vec<f32>) {
+    let words: Vec<String> = encoding
+        .word_spans
+        .iter()
+        .map(|&(a, b)| text.get(a..b).unwrap_or("?").to_owned())
+        .collect();
+    let mut weights = vec![0f32; words.len()];
+    for (word, &a) in encoding.words.iter().zip(attention) {
+        if let Some(w) = word.and_then(|w| weights.get_mut(w)) {
+            *w += a;
+        }
+    }
+    let total: f32 = weights.iter().sum();
+    if total > 0.0 {
+        weights.iter_mut().for_each(|w| *w /= total);
+    }
+    (words, weights)
 }
 
 /// `B × N × C` → one token matrix per row.

@@ -15,6 +15,7 @@ use crate::data::audio::read_wav;
 use crate::data::image::{ImageConfig, decode_image_file};
 use crate::data::synthetic::render_sample;
 use crate::data::{AudioError, ImageError};
+use crate::engine::extract::{ExtractOptions, Extractor, merge_word_pieces};
 use crate::engine::{self, EngineError, RawInput};
 use crate::model::checkpoint::LoadedModel;
 
@@ -91,6 +92,8 @@ const MAX_SIDE: u32 = 1024;
 pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &Registry) {
     let mut model: Option<Arc<LoadedModel>> = None;
     let mut device = Device::Cpu;
+    // Backbones stay loaded between predictions (created on the first that needs one).
+    let mut extractor: Option<Extractor> = None;
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         batch.extend(inbox.try_iter());
@@ -100,6 +103,9 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
                 Msg::Shutdown => return,
                 Msg::Model(m, d) => {
                     model = m;
+                    if !matches!((&device, &d), (Device::Cpu, Device::Cpu)) {
+                        extractor = None;
+                    }
                     device = d;
                 }
                 Msg::Decode(id, source) => run_job(registry, events, id, JobKind::Decode, |_| {
@@ -112,7 +118,7 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
                         if !newest {
                             return Err(JobError::Cancelled);
                         }
-                        let prediction = predict(model.as_deref(), &device, &input)?;
+                        let prediction = predict(model.as_deref(), &device, &mut extractor, &input)?;
                         Ok(Outcome::Prediction(Box::new(prediction)))
                     });
                 }
@@ -125,11 +131,28 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
 fn predict(
     model: Option<&LoadedModel>,
     device: &Device,
+    extractor: &mut Option<Extractor>,
     input: &RawInput,
 ) -> Result<engine::Prediction, InputError> {
     let model = model.ok_or(InputError::NoModel)?;
-    let sample = engine::prepare_input(input, &model.card.features)?;
-    Ok(engine::predict(model, &sample, device)?)
+    let mut sample = engine::prepare_input(input, &model.card.features)?;
+    let backbones = model.model.config().backbones;
+    if backbones.is_scratch() {
+        return Ok(engine::predict(model, &sample, device)?);
+    }
+    let extractor = extractor.get_or_insert_with(|| Extractor::new(ExtractOptions::default(), device.clone()));
+    extractor.input(input, &mut sample, &backbones)?;
+    let mut prediction = engine::predict(model, &sample, device)?;
+    if let (Some(_), Some(text)) = (backbones.text, sample.text.as_ref())
+        && prediction.present[1]
+    {
+        // The backbone read word pieces; the panel shades words.
+        let encoding = extractor.word_pieces(&text.raw)?;
+        let (words, weights) = merge_word_pieces(&encoding, &text.raw, &prediction.attention[1]);
+        prediction.words = words;
+        prediction.attention[1] = weights;
+    }
+    Ok(prediction)
 }
 
 fn file_name(path: &Path) -> String {
