@@ -1,6 +1,7 @@
 //! EfficientNet-Lite0: the real ImageNet model (classes of two photos, logits equal to the
 //! PyTorch reference of `python/reference/efficientnet.py`), its feature map, and clear errors
 //! for a damaged checkpoint.
+#![allow(clippy::unwrap_used)]
 
 use candle_core::{D, Device, Tensor};
 use fusionlab::model::pretrained::efficientnet::{self, EfficientNetLite0, FEATURE_DIM};
@@ -18,12 +19,14 @@ fn input(fixture: &str) -> Tensor {
     efficientnet::preprocess(&img).unwrap()
 }
 
-/// The five most likely class names, best first.
+/// The five most likely class names, best first (printed with their probabilities).
 fn top5(model: &EfficientNetLite0, fixture: &str) -> Vec<&'static str> {
     let probs = candle_nn::ops::softmax(&model.logits(&input(fixture)).unwrap(), D::Minus1).unwrap();
     let mut ranked: Vec<(usize, f32)> = probs.squeeze(0).unwrap().to_vec1().unwrap().into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    ranked.iter().take(5).map(|&(i, _)| efficientnet::class_name(i)).collect()
+    let top: Vec<_> = ranked.iter().take(5).map(|&(i, p)| (efficientnet::class_name(i), p)).collect();
+    eprintln!("{fixture}: {top:.3?}");
+    top.into_iter().map(|(name, _)| name).collect()
 }
 
 #[test]
@@ -46,9 +49,16 @@ fn efficientnet_logits_equal_the_pytorch_reference() {
     for name in ["chelsea", "coffee"] {
         let expected: Vec<f32> = serde_json::from_value(reference["images"][name]["logits"].clone()).unwrap();
         // The reference's own 224 × 224 crop, so PIL's and our resize need not agree.
-        let got: Vec<f32> = model.logits(&input(&format!("efficientnet_{name}_224.png"))).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
+        let got: Vec<f32> = model
+            .logits(&input(&format!("efficientnet_{name}_224.png")))
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(got.len(), expected.len());
         let worst = got.iter().zip(&expected).map(|(g, e)| (g - e).abs()).fold(0f32, f32::max);
+        eprintln!("{name}: max |logit - reference| = {worst:.2e}");
         assert!(worst < 1e-3, "{name}: max |logit - reference| = {worst}");
     }
 }
@@ -58,7 +68,10 @@ fn efficientnet_features_are_a_7x7_map() {
     let Some(model) = model("efficientnet_features_are_a_7x7_map") else { return };
     let features = model.features(&input("efficientnet_coffee_224.png")).unwrap();
     assert_eq!(features.dims(), [1, FEATURE_DIM, 7, 7]);
-    let (min, max) = (features.min_all().unwrap().to_scalar::<f32>().unwrap(), features.max_all().unwrap().to_scalar::<f32>().unwrap());
+    let (min, max) = (
+        features.min_all().unwrap().to_scalar::<f32>().unwrap(),
+        features.max_all().unwrap().to_scalar::<f32>().unwrap(),
+    );
     assert!(min >= 0.0 && max <= 6.0 && max > 0.0, "ReLU6 range: {min}..{max}");
 }
 
@@ -83,4 +96,23 @@ fn efficientnet_rejects_a_damaged_checkpoint() {
         }
     }
     assert!(!out.join(efficientnet::WEIGHTS_FILE).exists());
+}
+
+/// Time per image at batch 1 and 32 (no asserts): `cargo test --release --test pretrained image
+/// -- --ignored --nocapture`, with `RAYON_NUM_THREADS` set to compare with the reference's
+/// `--bench THREADS`.
+#[test]
+#[ignore = "timing, run by hand"]
+fn efficientnet_forward_timing() {
+    let Some(model) = model("efficientnet_forward_timing") else { return };
+    for (batch, runs) in [(1, 20), (32, 3)] {
+        let x = Tensor::randn(0f32, 1f32, (batch, 3, 224, 224), &Device::Cpu).unwrap();
+        model.logits(&x).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            model.logits(&x).unwrap();
+        }
+        let per_image = start.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
+        eprintln!("candle, batch {batch}: {per_image:.2} ms per image");
+    }
 }

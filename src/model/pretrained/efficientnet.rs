@@ -116,6 +116,25 @@ impl ConvBn {
         let (_, _, h, w) = x.dims4()?;
         let (top, bottom) = same_padding(h, self.kernel, self.stride);
         let (left, right) = same_padding(w, self.kernel, self.stride);
+        if self.groups > 1 && x.device().is_cpu() {
+            let op = DepthwiseCpu {
+                taps: self.weight.flatten_all()?.to_vec1()?,
+                kernel: self.kernel,
+                stride: self.stride,
+                pad: (top, left),
+            };
+            return self.finish(x.contiguous()?.apply_op1_no_bwd(&op)?);
+        }
+        if self.groups > 1 {
+            return self.finish(self.depthwise(x, (top, bottom), (left, right))?);
+        }
+        if self.kernel == 1 && self.stride == 1 {
+            // A 1 × 1 convolution is one matrix product per image.
+            let (b, c, h, w) = x.dims4()?;
+            let weight = self.weight.reshape((self.weight.dim(0)?, c))?;
+            let y = weight.broadcast_matmul(&x.reshape((b, c, h * w))?)?;
+            return self.finish(y.reshape((b, (), h, w))?);
+        }
         // candle pads symmetrically; uneven SAME padding is added by hand first.
         let y = if top == bottom && left == right && top == left {
             x.conv2d(&self.weight, top, self.stride, 1, self.groups)?
@@ -123,8 +142,95 @@ impl ConvBn {
             let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
             x.conv2d(&self.weight, 0, self.stride, 1, self.groups)?
         };
+        self.finish(y)
+    }
+
+    /// Bias, then ReLU6 when asked.
+    fn finish(&self, y: Tensor) -> Result<Tensor> {
         let y = y.broadcast_add(&self.bias)?;
         if self.relu6 { y.clamp(0f32, 6f32) } else { Ok(y) }
+    }
+
+    /// Depthwise convolution as a sum over the k × k taps of shifted (and, for stride 2,
+    /// subsampled) views times the per-channel tap weight, for non-CPU devices: candle's grouped
+    /// conv2d runs one convolution per channel.
+    fn depthwise(&self, x: &Tensor, (top, bottom): (usize, usize), (left, right): (usize, usize)) -> Result<Tensor> {
+        let (b, c, h, w) = x.dims4()?;
+        let (k, s) = (self.kernel, self.stride);
+        let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
+        // s − 1 spare zero rows/columns let every tap take s·ho rows and keep every s-th.
+        let x = x.pad_with_zeros(2, top, bottom + s - 1)?.pad_with_zeros(3, left, right + s - 1)?;
+        let taps = self.weight.reshape((c, k * k))?;
+        let mut sum: Option<Tensor> = None;
+        for ky in 0..k {
+            let rows = x.narrow(2, ky, s * ho)?.reshape((b, c, ho, s, ()))?.narrow(3, 0, 1)?.squeeze(3)?;
+            for kx in 0..k {
+                let view = rows.narrow(3, kx, s * wo)?.reshape((b, c, ho, wo, s))?.narrow(4, 0, 1)?.squeeze(4)?;
+                let tap = taps.narrow(1, ky * k + kx, 1)?.reshape((1, c, 1, 1))?;
+                let term = view.broadcast_mul(&tap)?;
+                sum = Some(match sum {
+                    Some(acc) => (acc + term)?,
+                    None => term,
+                });
+            }
+        }
+        sum.ok_or_else(|| candle_core::Error::Msg("empty depthwise kernel".into()))
+    }
+}
+
+/// Depthwise convolution as plain loops over each channel plane, for the CPU: candle's grouped
+/// conv2d runs one convolution per channel and the tap sum copies a full map per tap (together
+/// ~10× slower than this at batch 1 on two cores).
+struct DepthwiseCpu {
+    /// `C × k × k` tap weights.
+    taps: Vec<f32>,
+    kernel: usize,
+    stride: usize,
+    /// Zero rows above and columns left of the input (SAME padding).
+    pad: (usize, usize),
+}
+
+impl candle_core::CustomOp1 for DepthwiseCpu {
+    fn name(&self) -> &'static str {
+        "efficientnet-depthwise"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use rayon::prelude::*;
+        let candle_core::CpuStorage::F32(data) = storage else { candle_core::bail!("depthwise: expected f32") };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("depthwise: input not contiguous")
+        };
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let (k, s) = (self.kernel, self.stride);
+        let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
+        if self.taps.len() != c * k * k {
+            candle_core::bail!("depthwise: {} taps for {c} channels of {k} × {k}", self.taps.len());
+        }
+        let mut out = vec![0f32; b * c * ho * wo];
+        let planes = data[start..end].par_chunks_exact(h * w);
+        out.par_chunks_exact_mut(ho * wo).zip(planes).enumerate().for_each(|(plane, (dst, src))| {
+            let taps = &self.taps[(plane % c) * k * k..][..k * k];
+            for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
+                for ky in 0..k {
+                    // Input row oy·s + ky − top, skipped when it falls in the padding.
+                    let Some(iy) = (oy * s + ky).checked_sub(self.pad.0).filter(|&iy| iy < h) else { continue };
+                    let row = &src[iy * w..][..w];
+                    for (kx, &tap) in taps[ky * k..][..k].iter().enumerate() {
+                        for (ox, d) in drow.iter_mut().enumerate() {
+                            if let Some(&v) = (ox * s + kx).checked_sub(self.pad.1).and_then(|ix| row.get(ix)) {
+                                *d += tap * v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok((candle_core::CpuStorage::F32(out), (b, c, ho, wo).into()))
     }
 }
 
@@ -198,8 +304,8 @@ impl EfficientNetLite0 {
         if !path.exists() {
             return Err(PretrainedError::io(&path, std::io::ErrorKind::NotFound.into()));
         }
-        let tensors = candle_core::safetensors::load(&path, device)
-            .map_err(|e| PretrainedError::format(&path, e.to_string()))?;
+        let tensors =
+            candle_core::safetensors::load(&path, device).map_err(|e| PretrainedError::format(&path, e.to_string()))?;
         Self::from_weights(&Weights(tensors)).map_err(|e| PretrainedError::format(&path, e.to_string()))
     }
 
@@ -243,6 +349,7 @@ impl EfficientNetLite0 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -252,6 +359,28 @@ mod tests {
         assert_eq!(same_padding(28, 5, 2), (1, 2));
         assert_eq!(same_padding(14, 5, 1), (2, 2));
         assert_eq!(same_padding(7, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn depthwise_cpu_kernel_equals_the_tap_sum() {
+        let dev = Device::Cpu;
+        for (k, stride, size) in [(3, 2, 9), (5, 2, 8), (5, 1, 7), (3, 1, 6)] {
+            let conv = ConvBn {
+                weight: Tensor::randn(0f32, 1f32, (4, 1, k, k), &dev).unwrap(),
+                bias: Tensor::zeros((1, 4, 1, 1), DType::F32, &dev).unwrap(),
+                kernel: k,
+                stride,
+                groups: 4,
+                relu6: false,
+            };
+            let x = Tensor::randn(0f32, 1f32, (2, 4, size, size), &dev).unwrap();
+            let pad = same_padding(size, k, stride);
+            let slow = conv.depthwise(&x, pad, pad).unwrap();
+            let fast = conv.forward(&x).unwrap();
+            assert_eq!(fast.dims(), slow.dims());
+            let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-5, "k {k} stride {stride}: {diff}");
+        }
     }
 
     #[test]

@@ -16,9 +16,7 @@ use super::PretrainedError;
 
 /// The first pickle: protocol 2, the 10-byte long 0x1950a86a20f9469cfc6c, STOP. Compared as bytes
 /// because candle's LONG1 decoder shifts past 64 bits on a 10-byte long.
-const MAGIC: [u8; 15] = [
-    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
-];
+const MAGIC: [u8; 15] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
 /// The protocol version legacy files record.
 const PROTOCOL: i64 = 1001;
 
@@ -33,9 +31,7 @@ pub(crate) fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>, Pret
 fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>, PretrainedError> {
     let bad = |message: String| PretrainedError::format(path, message);
     if !bytes.starts_with(&MAGIC) {
-        return Err(bad(
-            "not a legacy PyTorch checkpoint (no pickled magic number at the start)".to_owned(),
-        ));
+        return Err(bad("not a legacy PyTorch checkpoint (no pickled magic number at the start)".to_owned()));
     }
     let mut cursor = Cursor::new(bytes);
     cursor.set_position(MAGIC.len() as u64);
@@ -73,10 +69,9 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>, PretrainedE
 fn unpickle(path: &Path, cursor: &mut Cursor<&[u8]>, what: &str) -> Result<Object, PretrainedError> {
     let start = cursor.position();
     let mut stack = Stack::empty();
-    stack
-        .read_loop(cursor)
-        .and_then(|()| stack.finalize())
-        .map_err(|e| PretrainedError::format(path, format!("{what} pickle at byte {start} is truncated or damaged: {e}")))
+    stack.read_loop(cursor).and_then(|()| stack.finalize()).map_err(|e| {
+        PretrainedError::format(path, format!("{what} pickle at byte {start} is truncated or damaged: {e}"))
+    })
 }
 
 /// The value under a string key of a pickled dict.
@@ -125,7 +120,8 @@ fn storages<'a>(
     let mut out = HashMap::with_capacity(keys.len());
     for key in keys {
         let Object::Unicode(key) = key else { return Err(bad(format!("storage key {key:?} is not a string"))) };
-        let dtype = dtypes.get(key.as_str()).copied().ok_or_else(|| bad(format!("storage {key} is used by no tensor")))?;
+        let dtype =
+            dtypes.get(key.as_str()).copied().ok_or_else(|| bad(format!("storage {key} is used by no tensor")))?;
         let count = bytes
             .get(offset..offset + 8)
             .and_then(|b| b.try_into().ok())
