@@ -175,10 +175,12 @@ impl TextEncoder {
     }
 }
 
-/// A frozen backbone's tokens (`B × N × C`) → a trainable linear projection to `D` with ReLU →
+/// A frozen backbone's tokens (`B × N × C`) → layer norm (backbone outputs have arbitrary
+/// scales: the speech embedding's reach ±60) → a trainable linear projection to `D` with ReLU →
 /// the same attention pooling as the from-scratch encoders, so every view keeps working.
 #[derive(Clone, Debug)]
 pub struct ProjectedEncoder {
+    norm: candle_nn::LayerNorm,
     project: Linear,
     pool: AttentionPool,
 }
@@ -187,6 +189,7 @@ impl ProjectedEncoder {
     /// A projection from `inputs`-wide backbone tokens to `dim`.
     pub fn new(inputs: usize, dim: usize, vb: VarBuilder<'_>) -> Result<Self> {
         Ok(Self {
+            norm: candle_nn::layer_norm(inputs, 1e-5, vb.pp("norm"))?,
             project: linear(inputs, dim, vb.pp("project"))?,
             pool: AttentionPool::new(dim, dim / 2, vb.pp("pool"))?,
         })
@@ -194,7 +197,7 @@ impl ProjectedEncoder {
 
     /// `tokens`: `B × N × C`, `mask`: `B × N` (0/1, already zero when absent).
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Encoded> {
-        let tokens = dense(&self.project, tokens)?.relu()?;
+        let tokens = dense(&self.project, &self.norm.forward(tokens)?)?.relu()?;
         pooled(&self.pool, tokens, mask.clone())
     }
 }

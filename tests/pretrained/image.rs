@@ -1,7 +1,6 @@
 //! EfficientNet-Lite0: the real ImageNet model (classes of two photos, logits equal to the
 //! PyTorch reference of `python/reference/efficientnet.py`), its feature map, and clear errors
 //! for a damaged checkpoint.
-#![allow(clippy::unwrap_used)]
 
 use candle_core::{D, Device, Tensor};
 use fusionlab::model::pretrained::efficientnet::{self, EfficientNetLite0, FEATURE_DIM};

@@ -1,5 +1,6 @@
 //! The pretrained backbones: the store, and each backbone proven to be the real model against
 //! reference outputs committed in `tests/fixtures/pretrained/`.
+#![allow(clippy::unwrap_used)]
 
 #[path = "../support/skip.rs"]
 mod skip;
@@ -9,3 +10,4 @@ mod image;
 mod store;
 mod support;
 mod text;
+mod train;
