@@ -214,7 +214,9 @@ pub fn run_model_command(command: &CliCommand, dataset: Option<&str>) -> anyhow:
         CliCommand::Robustness(args) => {
             super::robustness::robustness_command(&worker, args, dataset)
         }
-        CliCommand::App(_) | CliCommand::Data { .. } | CliCommand::Pretrained { .. } => bail!("not a model command"),
+        CliCommand::App(_) | CliCommand::Data { .. } | CliCommand::Pretrained { .. } => {
+            bail!("not a model command")
+        }
     }
 }
 

@@ -117,13 +117,19 @@ pub struct TokenCache {
 impl TokenCache {
     /// The cache for one backbone variant (e.g. `efficientnet-lite0-224`) under `root`.
     pub fn new(root: &std::path::Path, variant: &str) -> Self {
-        Self { dir: root.join("tokens").join(variant) }
+        Self {
+            dir: root.join("tokens").join(variant),
+        }
     }
 
     /// The root named by the environment: `$FUSIONLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/fusionlab`,
     /// else `~/.cache/fusionlab`.
     pub fn default_root() -> std::path::PathBuf {
-        let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        let from = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        };
         from(CACHE_ENV)
             .or_else(|| from("XDG_CACHE_HOME").map(|d| d.join("fusionlab")))
             .or_else(|| from("HOME").map(|h| h.join(".cache/fusionlab")))
@@ -133,11 +139,16 @@ impl TokenCache {
     /// The key of an input: the sha256 of its bytes (file content, UTF-8 text or pixels).
     pub fn key(bytes: &[u8]) -> String {
         use sha2::Digest as _;
-        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn path(&self, key: &str) -> std::path::PathBuf {
-        self.dir.join(key.get(..2).unwrap_or("00")).join(format!("{key}.fltk"))
+        self.dir
+            .join(key.get(..2).unwrap_or("00"))
+            .join(format!("{key}.fltk"))
     }
 
     /// The cached tokens for `key`; `None` when absent or unreadable (a damaged entry is simply
@@ -145,7 +156,8 @@ impl TokenCache {
     pub fn get(&self, key: &str) -> Option<TokenMatrix> {
         let bytes = std::fs::read(self.path(key)).ok()?;
         let (header, body) = bytes.split_at_checked(HEADER)?;
-        let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        let word =
+            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
         if &header[..4] != MAGIC || word(4) != FORMAT_VERSION {
             return None;
         }
@@ -153,14 +165,20 @@ impl TokenCache {
         if body.len() != rows.checked_mul(cols)?.checked_mul(2)? {
             return None;
         }
-        let values = body.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect();
+        let values = body
+            .chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]))
+            .collect();
         TokenMatrix::from_f16(rows, cols, values)
     }
 
     /// Stores tokens under `key` (temporary file + rename, so readers never see half an entry).
     pub fn put(&self, key: &str, tokens: &TokenMatrix) -> Result<(), CacheError> {
         let path = self.path(key);
-        let io = |source| CacheError::Io { path: path.clone(), source };
+        let io = |source| CacheError::Io {
+            path: path.clone(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -179,12 +197,14 @@ impl TokenCache {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn entries_round_trip_and_damaged_ones_read_as_missing() {
-        let dir = std::env::temp_dir().join(format!("fusionlab-token-cache-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("fusionlab-token-cache-{}", std::process::id()));
         let cache = TokenCache::new(&dir, "test-1");
         let key = TokenCache::key(b"some input");
         assert!(cache.get(&key).is_none());

@@ -13,9 +13,9 @@ use crate::data::{Dataset, FeatureConfig, Origin, Sample, audio, image as data_i
 
 use crate::model::pretrained::efficientnet::{self, EfficientNetLite0};
 use crate::model::pretrained::minilm::{self, MiniLm};
-use crate::model::pretrained::wordpiece::Encoding;
 use crate::model::pretrained::speech::{self, SpeechEmbedding};
 use crate::model::pretrained::store::Store;
+use crate::model::pretrained::wordpiece::Encoding;
 use crate::model::{Backbone, Backbones};
 
 /// Inputs per backbone call.
@@ -32,7 +32,10 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        Self { store: Store::from_env(), cache_root: TokenCache::default_root() }
+        Self {
+            store: Store::from_env(),
+            cache_root: TokenCache::default_root(),
+        }
     }
 }
 
@@ -77,7 +80,11 @@ pub struct Extractor {
 impl Extractor {
     /// An extractor that loads backbones onto `device` when first needed.
     pub fn new(options: ExtractOptions, device: Device) -> Self {
-        Self { options, device, runners: [None, None, None] }
+        Self {
+            options,
+            device,
+            runners: [None, None, None],
+        }
     }
 
     /// Gives every sample of a dataset the tokens of each modality that has a backbone in
@@ -104,7 +111,9 @@ impl Extractor {
         let mut done = 0;
         observer.progress(0, total);
         for (m, wanted) in todo {
-            let Some(backbone) = backbones.get(m) else { continue };
+            let Some(backbone) = backbones.get(m) else {
+                continue;
+            };
             for chunk in wanted.chunks(BATCH) {
                 if observer.cancelled() {
                     return Ok(None);
@@ -139,7 +148,9 @@ impl Extractor {
     ) -> Result<(), EngineError> {
         let mut report = ExtractReport::default();
         for m in 0..3 {
-            let Some(backbone) = backbones.get(m) else { continue };
+            let Some(backbone) = backbones.get(m) else {
+                continue;
+            };
             if !has_input(sample, m) {
                 continue;
             }
@@ -152,7 +163,11 @@ impl Extractor {
     /// How the text backbone splits `text` into word pieces (loads it when needed).
     pub fn word_pieces(&mut self, text: &str) -> Result<Encoding, EngineError> {
         if !matches!(self.runners[1], Some(Runner::Text(_))) {
-            self.runners[1] = Some(Runner::load(Backbone::MiniLm, &self.options.store, &self.device)?);
+            self.runners[1] = Some(Runner::load(
+                Backbone::MiniLm,
+                &self.options.store,
+                &self.device,
+            )?);
         }
         match &self.runners[1] {
             Some(Runner::Text(net)) => Ok(net.tokenizer().encode(text, minilm::MAX_TOKENS)),
@@ -189,7 +204,9 @@ impl Extractor {
                 self.runners[m] = Some(Runner::load(backbone, &self.options.store, &self.device)?);
             }
             let Some(run) = self.runners[m].as_ref() else {
-                return Err(EngineError::Data(format!("the {backbone} backbone did not load")));
+                return Err(EngineError::Data(format!(
+                    "the {backbone} backbone did not load"
+                )));
             };
             let wanted: Vec<&Input> = missing.iter().map(|&(j, _)| &inputs[j]).collect();
             let computed = run.tokens(&wanted, &self.device)?;
@@ -203,7 +220,11 @@ impl Extractor {
             }
         }
         out.into_iter()
-            .map(|t| t.ok_or_else(|| EngineError::Data(format!("the {backbone} backbone gave too few outputs"))))
+            .map(|t| {
+                t.ok_or_else(|| {
+                    EngineError::Data(format!("the {backbone} backbone gave too few outputs"))
+                })
+            })
             .collect()
     }
 }
@@ -230,19 +251,34 @@ impl Input {
         match m {
             0 => match raw.image.as_ref().ok_or_else(missing)? {
                 ImageInput::File(path) => {
-                    let img = data_image::decode_image_file(path, &data_image::ImageConfig::default())
-                        .map_err(|e| EngineError::Data(e.to_string()))?;
+                    let img =
+                        data_image::decode_image_file(path, &data_image::ImageConfig::default())
+                            .map_err(|e| EngineError::Data(e.to_string()))?;
                     Ok(Self::Image(img.to_rgb8()))
                 }
-                ImageInput::Rgb { width, height, pixels } => image::RgbImage::from_raw(*width, *height, pixels.clone())
+                ImageInput::Rgb {
+                    width,
+                    height,
+                    pixels,
+                } => image::RgbImage::from_raw(*width, *height, pixels.clone())
                     .map(Self::Image)
-                    .ok_or_else(|| EngineError::Data(format!("the picture's pixels do not fill {width}×{height}"))),
+                    .ok_or_else(|| {
+                        EngineError::Data(format!(
+                            "the picture's pixels do not fill {width}×{height}"
+                        ))
+                    }),
             },
             1 => Ok(Self::Text(raw.text.clone().ok_or_else(missing)?)),
             _ => match raw.audio.as_ref().ok_or_else(missing)? {
                 AudioInput::File(path) => Ok(Self::Audio(read_16k(path, 600.0)?)),
-                AudioInput::Samples { sample_rate, samples } => {
-                    let wave = audio::Waveform { samples: samples.clone(), sample_rate: *sample_rate };
+                AudioInput::Samples {
+                    sample_rate,
+                    samples,
+                } => {
+                    let wave = audio::Waveform {
+                        samples: samples.clone(),
+                        sample_rate: *sample_rate,
+                    };
                     audio::resample(&wave, speech::SAMPLE_RATE, Path::new("recording"))
                         .map(Self::Audio)
                         .map_err(|e| EngineError::Data(e.to_string()))
@@ -267,7 +303,13 @@ impl Input {
                 }
                 None => Ok(Self::Image(pixels_to_rgb(sample, &features.image)?)),
             },
-            1 => Ok(Self::Text(sample.text.as_ref().map(|t| t.raw.clone()).unwrap_or_default())),
+            1 => Ok(Self::Text(
+                sample
+                    .text
+                    .as_ref()
+                    .map(|t| t.raw.clone())
+                    .unwrap_or_default(),
+            )),
             _ => match audio_file {
                 Some(path) => Ok(Self::Audio(read_16k(&path, features.audio.max_seconds)?)),
                 None => Err(EngineError::Data(format!(
@@ -299,11 +341,18 @@ fn read_16k(path: &Path, max_seconds: f64) -> Result<Vec<f32>, EngineError> {
 }
 
 /// A sample's normalised CHW pixels back to an RGB picture.
-fn pixels_to_rgb(sample: &Sample, cfg: &data_image::ImageConfig) -> Result<image::RgbImage, EngineError> {
+fn pixels_to_rgb(
+    sample: &Sample,
+    cfg: &data_image::ImageConfig,
+) -> Result<image::RgbImage, EngineError> {
     let side = cfg.size as usize;
     let px = sample.image.as_deref().unwrap_or_default();
     if px.len() != 3 * side * side {
-        return Err(EngineError::Data(format!("sample {}: image has {} values, expected 3×{side}×{side}", sample.id, px.len())));
+        return Err(EngineError::Data(format!(
+            "sample {}: image has {} values, expected 3×{side}×{side}",
+            sample.id,
+            px.len()
+        )));
     }
     let plane = side * side;
     Ok(image::RgbImage::from_fn(cfg.size, cfg.size, |x, y| {
@@ -315,11 +364,11 @@ fn pixels_to_rgb(sample: &Sample, cfg: &data_image::ImageConfig) -> Result<image
     }))
 }
 
-/// A loaded backbone.
+/// A loaded backbone (boxed: the three differ a lot in size).
 enum Runner {
-    Image(EfficientNetLite0),
-    Text(MiniLm),
-    Audio(SpeechEmbedding),
+    Image(Box<EfficientNetLite0>),
+    Text(Box<MiniLm>),
+    Audio(Box<SpeechEmbedding>),
 }
 
 impl Runner {
@@ -327,9 +376,13 @@ impl Runner {
         let fail = |e: crate::model::pretrained::PretrainedError| EngineError::Data(e.to_string());
         let dir = store.installed(backbone).map_err(fail)?;
         Ok(match backbone {
-            Backbone::EfficientNetLite0 => Self::Image(EfficientNetLite0::load(&dir, device).map_err(fail)?),
-            Backbone::MiniLm => Self::Text(MiniLm::load(&dir, device).map_err(fail)?),
-            Backbone::SpeechEmbedding => Self::Audio(SpeechEmbedding::load(&dir, device).map_err(fail)?),
+            Backbone::EfficientNetLite0 => Self::Image(Box::new(
+                EfficientNetLite0::load(&dir, device).map_err(fail)?,
+            )),
+            Backbone::MiniLm => Self::Text(Box::new(MiniLm::load(&dir, device).map_err(fail)?)),
+            Backbone::SpeechEmbedding => {
+                Self::Audio(Box::new(SpeechEmbedding::load(&dir, device).map_err(fail)?))
+            }
         })
     }
 
@@ -341,7 +394,9 @@ impl Runner {
                 let xs = inputs
                     .iter()
                     .map(|x| match x {
-                        Input::Image(img) => efficientnet::preprocess(img).map_err(EngineError::from),
+                        Input::Image(img) => {
+                            efficientnet::preprocess(img).map_err(EngineError::from)
+                        }
                         _ => Err(wrong()),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -358,7 +413,9 @@ impl Runner {
                         _ => Err(wrong()),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let out = net.encode_batch(&texts).map_err(|e| EngineError::Data(e.to_string()))?;
+                let out = net
+                    .encode_batch(&texts)
+                    .map_err(|e| EngineError::Data(e.to_string()))?;
                 let all = rows(&out.hidden)?;
                 // Padding rows go: each text keeps its own word pieces, [CLS] and [SEP] included.
                 all.into_iter()
@@ -391,7 +448,11 @@ impl Runner {
 
 /// Word-piece attention (one value per token, `[CLS]` and `[SEP]` included) summed back onto
 /// the words of `text`, renormalised to add up to 1 over the words: the words and their weights.
-pub fn merge_word_pieces(encoding: &Encoding, text: &str, attention: &[f32]) -> (Vec<String>, Vec<f32>) {
+pub fn merge_word_pieces(
+    encoding: &Encoding,
+    text: &str,
+    attention: &[f32],
+) -> (Vec<String>, Vec<f32>) {
     let words: Vec<String> = encoding
         .word_spans
         .iter()
@@ -413,7 +474,10 @@ pub fn merge_word_pieces(encoding: &Encoding, text: &str, attention: &[f32]) -> 
 /// `B × N × C` → one token matrix per row.
 fn rows(tokens: &Tensor) -> Result<Vec<TokenMatrix>, EngineError> {
     let (b, n, c) = tokens.dims3()?;
-    let flat = tokens.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let flat = tokens
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
     (0..b)
         .map(|i| {
             TokenMatrix::from_f32(n, c, &flat[i * n * c..(i + 1) * n * c])

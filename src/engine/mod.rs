@@ -23,7 +23,9 @@ pub use train::{
 use crate::data::text::Vocab;
 use crate::data::{Dataset, FeatureConfig, Sample};
 use crate::model::device::DeviceChoice;
-use crate::model::{Batch, FusionKind, ModelConfig, TextEncoderKind, Tokens, checkpoint::ModelCard};
+use crate::model::{
+    Batch, FusionKind, ModelConfig, TextEncoderKind, Tokens, checkpoint::ModelCard,
+};
 
 /// What can go wrong while training or evaluating.
 #[derive(Debug, thiserror::Error)]

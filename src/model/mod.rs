@@ -493,10 +493,10 @@ impl FusionModel {
         let side = self.config.image_size / 4;
         let scratch_tokens = [side * side, batch.text_ids.dim(1)?, self.config.frames / 4];
         let mut out = Vec::with_capacity(3);
-        for m in 0..3 {
-            let tokens = match &batch.pretrained[m] {
+        for (m, (pretrained, scratch)) in batch.pretrained.iter().zip(scratch_tokens).enumerate() {
+            let tokens = match pretrained {
                 Some(t) => t.mask.dim(1)?,
-                None => scratch_tokens[m],
+                None => scratch,
             };
             if !any(m) {
                 out.push(empty(tokens)?);

@@ -118,7 +118,8 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
                         if !newest {
                             return Err(JobError::Cancelled);
                         }
-                        let prediction = predict(model.as_deref(), &device, &mut extractor, &input)?;
+                        let prediction =
+                            predict(model.as_deref(), &device, &mut extractor, &input)?;
                         Ok(Outcome::Prediction(Box::new(prediction)))
                     });
                 }
@@ -140,7 +141,8 @@ fn predict(
     if backbones.is_scratch() {
         return Ok(engine::predict(model, &sample, device)?);
     }
-    let extractor = extractor.get_or_insert_with(|| Extractor::new(ExtractOptions::default(), device.clone()));
+    let extractor =
+        extractor.get_or_insert_with(|| Extractor::new(ExtractOptions::default(), device.clone()));
     extractor.input(input, &mut sample, &backbones)?;
     let mut prediction = engine::predict(model, &sample, device)?;
     if let (Some(_), Some(text)) = (backbones.text, sample.text.as_ref())

@@ -13,13 +13,13 @@ use super::job::{Job, Registry};
 use super::protocol::{Outcome, TrainingSummary, Update};
 use super::{EventSender, Inbox, JobCtx, analysis, explore, run_job};
 use crate::data::{Dataset, DatasetSpec, LoadObserver, LoadOptions, Sample, Split, load_dataset};
+use crate::engine::extract;
 use crate::engine::{
     self, Batcher, EpochReport, Progress, StopReason, TrainConfig, TrainObserver, check_compatible,
 };
-use crate::model::checkpoint::{self, LoadedModel};
-use crate::engine::extract;
-use crate::model::device;
 use crate::model::Backbones;
+use crate::model::checkpoint::{self, LoadedModel};
+use crate::model::device;
 
 pub(super) struct State {
     pub(super) device: Device,
@@ -195,7 +195,8 @@ pub(super) fn dataset<'s>(
             what: format!("backbone tokens for {}", data.name),
         };
         let throttled = Throttled::new(&observer);
-        let mut extractor = extract::Extractor::new(extract::ExtractOptions::default(), state.device.clone());
+        let mut extractor =
+            extract::Extractor::new(extract::ExtractOptions::default(), state.device.clone());
         if extractor.dataset(data, backbones, &throttled)?.is_none() {
             return Err(JobError::Cancelled);
         }

@@ -205,6 +205,8 @@ fn speech_throughput() {
             model.melspectrogram(&x).unwrap();
         }
         let mel = start.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-        eprintln!("candle: batch {batch}: {per_clip:.2} ms per 1 s clip ({mel:.2} ms of it the mel)");
+        eprintln!(
+            "candle: batch {batch}: {per_clip:.2} ms per 1 s clip ({mel:.2} ms of it the mel)"
+        );
     }
 }

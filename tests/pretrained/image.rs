@@ -20,21 +20,39 @@ fn input(fixture: &str) -> Tensor {
 
 /// The five most likely class names, best first (printed with their probabilities).
 fn top5(model: &EfficientNetLite0, fixture: &str) -> Vec<&'static str> {
-    let probs = candle_nn::ops::softmax(&model.logits(&input(fixture)).unwrap(), D::Minus1).unwrap();
-    let mut ranked: Vec<(usize, f32)> = probs.squeeze(0).unwrap().to_vec1().unwrap().into_iter().enumerate().collect();
+    let probs =
+        candle_nn::ops::softmax(&model.logits(&input(fixture)).unwrap(), D::Minus1).unwrap();
+    let mut ranked: Vec<(usize, f32)> = probs
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let top: Vec<_> = ranked.iter().take(5).map(|&(i, p)| (efficientnet::class_name(i), p)).collect();
+    let top: Vec<_> = ranked
+        .iter()
+        .take(5)
+        .map(|&(i, p)| (efficientnet::class_name(i), p))
+        .collect();
     eprintln!("{fixture}: {top:.3?}");
     top.into_iter().map(|(name, _)| name).collect()
 }
 
 #[test]
 fn efficientnet_classifies_the_photos() {
-    let Some(model) = model("efficientnet_classifies_the_photos") else { return };
+    let Some(model) = model("efficientnet_classifies_the_photos") else {
+        return;
+    };
     let cat = top5(&model, "chelsea.png");
     let mut first_two = cat[..2].to_vec();
     first_two.sort_unstable();
-    assert_eq!(first_two, ["Egyptian cat", "tiger cat"], "chelsea top-5: {cat:?}");
+    assert_eq!(
+        first_two,
+        ["Egyptian cat", "tiger cat"],
+        "chelsea top-5: {cat:?}"
+    );
     assert!(cat.contains(&"tabby"), "chelsea top-5: {cat:?}");
     let coffee = top5(&model, "coffee.png");
     assert_eq!(coffee[0], "espresso", "coffee top-5: {coffee:?}");
@@ -42,11 +60,14 @@ fn efficientnet_classifies_the_photos() {
 
 #[test]
 fn efficientnet_logits_equal_the_pytorch_reference() {
-    let Some(model) = model("efficientnet_logits_equal_the_pytorch_reference") else { return };
+    let Some(model) = model("efficientnet_logits_equal_the_pytorch_reference") else {
+        return;
+    };
     let text = std::fs::read_to_string(support::fixture("efficientnet_reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     for name in ["chelsea", "coffee"] {
-        let expected: Vec<f32> = serde_json::from_value(reference["images"][name]["logits"].clone()).unwrap();
+        let expected: Vec<f32> =
+            serde_json::from_value(reference["images"][name]["logits"].clone()).unwrap();
         // The reference's own 224 × 224 crop, so PIL's and our resize need not agree.
         let got: Vec<f32> = model
             .logits(&input(&format!("efficientnet_{name}_224.png")))
@@ -56,7 +77,11 @@ fn efficientnet_logits_equal_the_pytorch_reference() {
             .to_vec1()
             .unwrap();
         assert_eq!(got.len(), expected.len());
-        let worst = got.iter().zip(&expected).map(|(g, e)| (g - e).abs()).fold(0f32, f32::max);
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(g, e)| (g - e).abs())
+            .fold(0f32, f32::max);
         eprintln!("{name}: max |logit - reference| = {worst:.2e}");
         assert!(worst < 1e-3, "{name}: max |logit - reference| = {worst}");
     }
@@ -64,14 +89,21 @@ fn efficientnet_logits_equal_the_pytorch_reference() {
 
 #[test]
 fn efficientnet_features_are_a_7x7_map() {
-    let Some(model) = model("efficientnet_features_are_a_7x7_map") else { return };
-    let features = model.features(&input("efficientnet_coffee_224.png")).unwrap();
+    let Some(model) = model("efficientnet_features_are_a_7x7_map") else {
+        return;
+    };
+    let features = model
+        .features(&input("efficientnet_coffee_224.png"))
+        .unwrap();
     assert_eq!(features.dims(), [1, FEATURE_DIM, 7, 7]);
     let (min, max) = (
         features.min_all().unwrap().to_scalar::<f32>().unwrap(),
         features.max_all().unwrap().to_scalar::<f32>().unwrap(),
     );
-    assert!(min >= 0.0 && max <= 6.0 && max > 0.0, "ReLU6 range: {min}..{max}");
+    assert!(
+        min >= 0.0 && max <= 6.0 && max > 0.0,
+        "ReLU6 range: {min}..{max}"
+    );
 }
 
 #[test]
@@ -82,9 +114,14 @@ fn efficientnet_rejects_a_damaged_checkpoint() {
     std::fs::create_dir_all(&out).unwrap();
     let pth = src.join(Backbone::EfficientNetLite0.spec().files[0].file_name());
     // A legacy checkpoint's magic-number and protocol pickles, then a state dict cut short.
-    let mut truncated = vec![0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+    let mut truncated = vec![
+        0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    ];
     truncated.extend_from_slice(&[0x80, 0x02, b'M', 0xe9, 0x03, b'.', 0x80, 0x02, b'}', b'q']);
-    for (what, bytes) in [("garbage", b"this is not a pickle".to_vec()), ("truncated", truncated)] {
+    for (what, bytes) in [
+        ("garbage", b"this is not a pickle".to_vec()),
+        ("truncated", truncated),
+    ] {
         std::fs::write(&pth, &bytes).unwrap();
         match efficientnet::convert(&src, &out) {
             Err(PretrainedError::Format { path, message }) => {
@@ -103,7 +140,9 @@ fn efficientnet_rejects_a_damaged_checkpoint() {
 #[test]
 #[ignore = "timing, run by hand"]
 fn efficientnet_forward_timing() {
-    let Some(model) = model("efficientnet_forward_timing") else { return };
+    let Some(model) = model("efficientnet_forward_timing") else {
+        return;
+    };
     for (batch, runs) in [(1, 20), (32, 3)] {
         let x = Tensor::randn(0f32, 1f32, (batch, 3, 224, 224), &Device::Cpu).unwrap();
         model.logits(&x).unwrap();

@@ -22,7 +22,10 @@ pub fn backbone(backbone: Backbone, test: &str) -> Option<PathBuf> {
     match store.install(backbone, None, &mut |line| eprintln!("{line}")) {
         Ok(dir) => Some(dir),
         Err(e) => {
-            skip(test, &format!("the {backbone} backbone is not installed and installing failed: {e}"));
+            skip(
+                test,
+                &format!("the {backbone} backbone is not installed and installing failed: {e}"),
+            );
             None
         }
     }
@@ -30,5 +33,7 @@ pub fn backbone(backbone: Backbone, test: &str) -> Option<PathBuf> {
 
 /// A committed fixture file.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrained").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pretrained")
+        .join(name)
 }

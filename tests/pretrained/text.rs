@@ -17,7 +17,8 @@ use crate::support;
 
 /// A tiny vocabulary: specials, a few words, pieces and punctuation.
 fn tiny() -> WordPiece {
-    let tokens = "[PAD] [UNK] [CLS] [SEP] the cat sat un ##aff ##able ##s creme brulee , ! ' s il 東 京 a";
+    let tokens =
+        "[PAD] [UNK] [CLS] [SEP] the cat sat un ##aff ##able ##s creme brulee , ! ' s il 東 京 a";
     WordPiece::from_tokens(tokens.split(' ').map(str::to_owned)).unwrap()
 }
 
@@ -30,9 +31,15 @@ fn wordpiece_splits_punctuation_and_maps_tokens_to_words() {
     let wp = tiny();
     let text = "The cat, sat!";
     let enc = wp.encode(text, 64);
-    let ids: Vec<u32> = ["[CLS]", "the", "cat", ",", "sat", "!", "[SEP]"].iter().map(|t| id(&wp, t)).collect();
+    let ids: Vec<u32> = ["[CLS]", "the", "cat", ",", "sat", "!", "[SEP]"]
+        .iter()
+        .map(|t| id(&wp, t))
+        .collect();
     assert_eq!(enc.ids, ids);
-    assert_eq!(enc.words, [None, Some(0), Some(1), Some(2), Some(3), Some(4), None]);
+    assert_eq!(
+        enc.words,
+        [None, Some(0), Some(1), Some(2), Some(3), Some(4), None]
+    );
     let words: Vec<&str> = enc.word_spans.iter().map(|&(a, b)| &text[a..b]).collect();
     assert_eq!(words, ["The", "cat", ",", "sat", "!"]);
     assert_eq!(enc.spans[1], Some((0, 3)));
@@ -56,13 +63,22 @@ fn wordpiece_continues_with_hashes_and_falls_back_to_unk() {
     let enc = wp.encode(text, 64);
     let pieces = ["un", "##aff", "##able", "cat", "##s", "[UNK]"].map(|t| id(&wp, t));
     assert_eq!(enc.ids[1..7], pieces);
-    assert_eq!(enc.words[1..7], [Some(0), Some(0), Some(0), Some(1), Some(1), Some(2)]);
-    let spans: Vec<&str> = enc.spans[1..7].iter().map(|s| s.map(|(a, b)| &text[a..b]).unwrap()).collect();
+    assert_eq!(
+        enc.words[1..7],
+        [Some(0), Some(0), Some(0), Some(1), Some(1), Some(2)]
+    );
+    let spans: Vec<&str> = enc.spans[1..7]
+        .iter()
+        .map(|s| s.map(|(a, b)| &text[a..b]).unwrap())
+        .collect();
     assert_eq!(spans, ["un", "aff", "able", "cat", "s", "dog"]);
     // "unaffablex": "un ##aff ##able" matches, "x" does not, so the whole word is one [UNK].
     assert_eq!(wp.encode("unaffablex", 64).ids[1..2], [wp.unk_id()]);
     let long = "a".repeat(101);
-    assert_eq!(wp.encode(&long, 64).ids[1..], [wp.unk_id(), id(&wp, "[SEP]")]);
+    assert_eq!(
+        wp.encode(&long, 64).ids[1..],
+        [wp.unk_id(), id(&wp, "[SEP]")]
+    );
 }
 
 #[test]
@@ -71,7 +87,10 @@ fn wordpiece_drops_controls_splits_whitespace_and_cjk() {
     let enc = wp.encode("東京\u{200b}\tthe\u{7}cat\u{a0}sat", 64);
     let ids = ["東", "京", "the", "cat", "sat"].map(|t| id(&wp, t));
     // BEL and the zero-width space vanish (so "thecat" would be one word were BEL a space).
-    assert_eq!(enc.ids[1..enc.ids.len() - 1], [ids[0], ids[1], wp.unk_id(), ids[4]]);
+    assert_eq!(
+        enc.ids[1..enc.ids.len() - 1],
+        [ids[0], ids[1], wp.unk_id(), ids[4]]
+    );
     assert_eq!(wp.encode("", 64).ids, [id(&wp, "[CLS]"), id(&wp, "[SEP]")]);
 }
 
@@ -79,7 +98,10 @@ fn wordpiece_drops_controls_splits_whitespace_and_cjk() {
 fn wordpiece_truncates_to_max_len_counting_specials() {
     let wp = tiny();
     let enc = wp.encode("unaffable cat sat", 4);
-    assert_eq!(enc.ids, ["[CLS]", "un", "##aff", "[SEP]"].map(|t| id(&wp, t)));
+    assert_eq!(
+        enc.ids,
+        ["[CLS]", "un", "##aff", "[SEP]"].map(|t| id(&wp, t))
+    );
     assert_eq!(enc.words, [None, Some(0), Some(0), None]);
     assert_eq!(enc.word_spans, [(0, 9)]);
     assert!(enc.truncated);
@@ -95,26 +117,55 @@ fn reference() -> Value {
 fn check_case(wp: &WordPiece, case: &Value, max_len: usize) {
     let text = case["text"].as_str().unwrap();
     let enc = wp.encode(text, max_len);
-    let ids: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let ids: Vec<u32> = case["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
     assert_eq!(enc.ids, ids, "ids of {text:?}");
-    let words: Vec<Option<usize>> = case["words"].as_array().unwrap().iter().map(|v| v.as_u64().map(|w| w as usize)).collect();
+    let words: Vec<Option<usize>> = case["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().map(|w| w as usize))
+        .collect();
     assert_eq!(enc.words, words, "word indices of {text:?}");
-    let span = |v: &Value| v.as_array().map(|s| (s[0].as_u64().unwrap() as usize, s[1].as_u64().unwrap() as usize));
-    let spans: Vec<Option<(usize, usize)>> = case["spans"].as_array().unwrap().iter().map(span).collect();
+    let span = |v: &Value| {
+        v.as_array().map(|s| {
+            (
+                s[0].as_u64().unwrap() as usize,
+                s[1].as_u64().unwrap() as usize,
+            )
+        })
+    };
+    let spans: Vec<Option<(usize, usize)>> =
+        case["spans"].as_array().unwrap().iter().map(span).collect();
     assert_eq!(enc.spans, spans, "spans of {text:?}");
 }
 
 #[test]
 fn minilm_token_ids_equal_the_reference() {
-    let Some(dir) = support::backbone(Backbone::MiniLm, "minilm_token_ids_equal_the_reference") else { return };
+    let Some(dir) = support::backbone(Backbone::MiniLm, "minilm_token_ids_equal_the_reference")
+    else {
+        return;
+    };
     let wp = WordPiece::from_vocab_file(&dir.join(minilm::VOCAB)).unwrap();
     let reference = reference();
-    let cases = reference["sentences"].as_array().unwrap().iter().chain(reference["tokenizer_cases"].as_array().unwrap());
+    let cases = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(reference["tokenizer_cases"].as_array().unwrap());
     for case in cases {
         check_case(&wp, case, minilm::MAX_TOKENS);
     }
     let truncated = &reference["truncated"];
-    check_case(&wp, truncated, truncated["max_len"].as_u64().unwrap() as usize);
+    check_case(
+        &wp,
+        truncated,
+        truncated["max_len"].as_u64().unwrap() as usize,
+    );
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -130,16 +181,34 @@ fn load(test: &str) -> Option<MiniLm> {
 
 #[test]
 fn minilm_sentence_vectors_equal_the_reference() {
-    let Some(model) = load("minilm_sentence_vectors_equal_the_reference") else { return };
+    let Some(model) = load("minilm_sentence_vectors_equal_the_reference") else {
+        return;
+    };
     let reference = reference();
     let sentences = reference["sentences"].as_array().unwrap();
-    let texts: Vec<&str> = sentences.iter().map(|s| s["text"].as_str().unwrap()).collect();
-    let ours = model.sentence_embedding(&texts).unwrap().to_vec2::<f32>().unwrap();
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    let ours = model
+        .sentence_embedding(&texts)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     for (case, vector) in sentences.iter().zip(&ours) {
-        let want: Vec<f32> = case["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let want: Vec<f32> = case["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
         let cos = cosine(vector, &want);
         eprintln!("cos {cos:.7} for {:?}", case["text"]);
-        assert!(cos >= 0.9999, "cosine {cos} with the reference for {:?}", case["text"]);
+        assert!(
+            cos >= 0.9999,
+            "cosine {cos} with the reference for {:?}",
+            case["text"]
+        );
         let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
     }
@@ -147,27 +216,55 @@ fn minilm_sentence_vectors_equal_the_reference() {
 
 #[test]
 fn minilm_similar_sentences_are_closer() {
-    let Some(model) = load("minilm_similar_sentences_are_closer") else { return };
-    let texts = ["a cat sits on the mat", "a kitten lies on the rug", "stock markets fell sharply"];
-    let v = model.sentence_embedding(&texts).unwrap().to_vec2::<f32>().unwrap();
+    let Some(model) = load("minilm_similar_sentences_are_closer") else {
+        return;
+    };
+    let texts = [
+        "a cat sits on the mat",
+        "a kitten lies on the rug",
+        "stock markets fell sharply",
+    ];
+    let v = model
+        .sentence_embedding(&texts)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     let (near, far) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
     eprintln!("cat~kitten {near:.3}, cat~stocks {far:.3}");
-    assert!(near > far, "cat~kitten {near} should exceed cat~stocks {far}");
+    assert!(
+        near > far,
+        "cat~kitten {near} should exceed cat~stocks {far}"
+    );
 }
 
 #[test]
 fn minilm_tokens_are_padded_masked_and_mapped_to_words() {
-    let Some(model) = load("minilm_tokens_are_padded_masked_and_mapped_to_words") else { return };
-    let texts = ["stock markets fell sharply", "a cat sits on the mat, unremarkably"];
+    let Some(model) = load("minilm_tokens_are_padded_masked_and_mapped_to_words") else {
+        return;
+    };
+    let texts = [
+        "stock markets fell sharply",
+        "a cat sits on the mat, unremarkably",
+    ];
     let tokens = model.encode_batch(&texts).unwrap();
     let longest = tokens.encodings.iter().map(|e| e.ids.len()).max().unwrap();
     assert_eq!(tokens.hidden.dims(), [2, longest, TOKEN_DIM]);
     let mask = tokens.mask.to_vec2::<f32>().unwrap();
-    assert_eq!(mask[0].iter().sum::<f32>() as usize, tokens.encodings[0].ids.len());
+    assert_eq!(
+        mask[0].iter().sum::<f32>() as usize,
+        tokens.encodings[0].ids.len()
+    );
     assert_eq!(mask[1].iter().sum::<f32>() as usize, longest);
     // Padding changes nothing: the short text alone gives the same vector.
-    let alone = model.sentence_embedding(&texts[..1]).unwrap().to_vec2::<f32>().unwrap();
-    let batched = minilm::mean_pool(&tokens).unwrap().to_vec2::<f32>().unwrap();
+    let alone = model
+        .sentence_embedding(&texts[..1])
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let batched = minilm::mean_pool(&tokens)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     assert!(cosine(&alone[0], &batched[0]) > 0.99999);
     let empty = model.encode_batch(&[]).unwrap();
     assert_eq!(empty.hidden.dims(), [0, 0, TOKEN_DIM]);
@@ -201,29 +298,55 @@ fn convert_error(src: &Path) -> PretrainedError {
 fn minilm_convert_names_the_broken_file() {
     let broken = package(&[("config.json", "{\"hidden_size\": 384,")]);
     let e = convert_error(broken.path());
-    assert!(matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("config.json")), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("config.json")),
+        "{e}"
+    );
 
     let wide = CONFIG.replace("384", "768");
     let e = convert_error(package(&[("config.json", &wide)]).path());
     let names_width = |m: &str| m.contains("hidden_size");
-    assert!(matches!(&e, PretrainedError::Format { path, message } if path.ends_with("config.json") && names_width(message)), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Format { path, message } if path.ends_with("config.json") && names_width(message)),
+        "{e}"
+    );
 
     let no_vocab = package(&[("config.json", CONFIG)]);
     let e = convert_error(no_vocab.path());
-    assert!(matches!(&e, PretrainedError::Io { path, .. } if path.ends_with("vocab.txt")), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Io { path, .. } if path.ends_with("vocab.txt")),
+        "{e}"
+    );
 
     let vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
     let e = convert_error(package(&[("config.json", CONFIG), ("vocab.txt", vocab)]).path());
-    assert!(matches!(&e, PretrainedError::Io { path, .. } if path.ends_with("model.safetensors")), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Io { path, .. } if path.ends_with("model.safetensors")),
+        "{e}"
+    );
 
-    let junk = package(&[("config.json", CONFIG), ("vocab.txt", vocab), ("model.safetensors", "junk")]);
+    let junk = package(&[
+        ("config.json", CONFIG),
+        ("vocab.txt", vocab),
+        ("model.safetensors", "junk"),
+    ]);
     let e = convert_error(junk.path());
-    assert!(matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("model.safetensors")), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("model.safetensors")),
+        "{e}"
+    );
 
     let not_wordpiece = package(&[]);
-    std::fs::write(not_wordpiece.path().join("tokenizer.json"), r#"{"model": {"type": "BPE"}}"#).unwrap();
+    std::fs::write(
+        not_wordpiece.path().join("tokenizer.json"),
+        r#"{"model": {"type": "BPE"}}"#,
+    )
+    .unwrap();
     let e = convert_error(not_wordpiece.path());
-    assert!(matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("tokenizer.json")), "{e}");
+    assert!(
+        matches!(&e, PretrainedError::Format { path, .. } if path.ends_with("tokenizer.json")),
+        "{e}"
+    );
 }
 
 /// Throughput of the candle forward (tokenising included), printed, never asserted:
@@ -231,7 +354,9 @@ fn minilm_convert_names_the_broken_file() {
 #[test]
 #[ignore = "a measurement, run by hand"]
 fn minilm_throughput() {
-    let Some(model) = load("minilm_throughput") else { return };
+    let Some(model) = load("minilm_throughput") else {
+        return;
+    };
     let bench = [
         "the quick brown fox jumps over the lazy sleeping dog",
         "markets rallied after the central bank held interest rates steady",
@@ -251,6 +376,9 @@ fn minilm_throughput() {
             run();
         }
         let per_s = (rounds * batch) as f64 / start.elapsed().as_secs_f64();
-        eprintln!("candle, {} threads, batch {batch}: {per_s:.1} sentences/s", candle_core::utils::get_num_threads());
+        eprintln!(
+            "candle, {} threads, batch {batch}: {per_s:.1} sentences/s",
+            candle_core::utils::get_num_threads()
+        );
     }
 }

@@ -35,11 +35,15 @@ pub fn convert(src: &Path, out: &Path) -> std::result::Result<(), PretrainedErro
     let tensors: HashMap<String, Tensor> = pickle::read_legacy_pth(&pth)?.into_iter().collect();
     for name in ["_conv_stem.weight", "_conv_head.weight", "_fc.weight"] {
         if !tensors.contains_key(name) {
-            return Err(PretrainedError::format(&pth, format!("no tensor {name}: not an EfficientNet state dict")));
+            return Err(PretrainedError::format(
+                &pth,
+                format!("no tensor {name}: not an EfficientNet state dict"),
+            ));
         }
     }
     let dest = out.join(WEIGHTS_FILE);
-    candle_core::safetensors::save(&tensors, &dest).map_err(|e| PretrainedError::format(&dest, e.to_string()))
+    candle_core::safetensors::save(&tensors, &dest)
+        .map_err(|e| PretrainedError::format(&dest, e.to_string()))
 }
 
 /// The name of ImageNet class `index` ("tiger cat"), or "?" outside 0..1000.
@@ -57,10 +61,15 @@ pub fn preprocess(img: &image::RgbImage) -> Result<Tensor> {
         img.clone()
     } else {
         let side = (w.min(h) * size / 256).max(1);
-        let crop = image::imageops::crop_imm(img, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        let crop =
+            image::imageops::crop_imm(img, (w - side) / 2, (h - side) / 2, side, side).to_image();
         image::imageops::resize(&crop, size, size, image::imageops::FilterType::Triangle)
     };
-    let data: Vec<f32> = img.into_raw().into_iter().map(|v| f32::from(v) / 127.5 - 1.0).collect();
+    let data: Vec<f32> = img
+        .into_raw()
+        .into_iter()
+        .map(|v| f32::from(v) / 127.5 - 1.0)
+        .collect();
     Tensor::from_vec(data, (size as usize, size as usize, 3), &Device::Cpu)?
         .permute((2, 0, 1))?
         .unsqueeze(0)?
@@ -87,7 +96,14 @@ fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
 impl ConvBn {
     /// Convolution `conv` and batch norm `bn` from the weights; `depthwise` uses one group per
     /// channel.
-    fn new(weights: &Weights, conv: &str, bn: &str, stride: usize, depthwise: bool, relu6: bool) -> Result<Self> {
+    fn new(
+        weights: &Weights,
+        conv: &str,
+        bn: &str,
+        stride: usize,
+        depthwise: bool,
+        relu6: bool,
+    ) -> Result<Self> {
         let w = weights.get(&format!("{conv}.weight"))?;
         let (out, _, k, k2) = w.dims4()?;
         if k != k2 {
@@ -139,7 +155,9 @@ impl ConvBn {
         let y = if top == bottom && left == right && top == left {
             x.conv2d(&self.weight, top, self.stride, 1, self.groups)?
         } else {
-            let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
+            let x = x
+                .pad_with_zeros(2, top, bottom)?
+                .pad_with_zeros(3, left, right)?;
             x.conv2d(&self.weight, 0, self.stride, 1, self.groups)?
         };
         self.finish(y)
@@ -148,24 +166,43 @@ impl ConvBn {
     /// Bias, then ReLU6 when asked.
     fn finish(&self, y: Tensor) -> Result<Tensor> {
         let y = y.broadcast_add(&self.bias)?;
-        if self.relu6 { y.clamp(0f32, 6f32) } else { Ok(y) }
+        if self.relu6 {
+            y.clamp(0f32, 6f32)
+        } else {
+            Ok(y)
+        }
     }
 
     /// Depthwise convolution as a sum over the k × k taps of shifted (and, for stride 2,
     /// subsampled) views times the per-channel tap weight, for non-CPU devices: candle's grouped
     /// conv2d runs one convolution per channel.
-    fn depthwise(&self, x: &Tensor, (top, bottom): (usize, usize), (left, right): (usize, usize)) -> Result<Tensor> {
+    fn depthwise(
+        &self,
+        x: &Tensor,
+        (top, bottom): (usize, usize),
+        (left, right): (usize, usize),
+    ) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let (k, s) = (self.kernel, self.stride);
         let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
         // s − 1 spare zero rows/columns let every tap take s·ho rows and keep every s-th.
-        let x = x.pad_with_zeros(2, top, bottom + s - 1)?.pad_with_zeros(3, left, right + s - 1)?;
+        let x = x
+            .pad_with_zeros(2, top, bottom + s - 1)?
+            .pad_with_zeros(3, left, right + s - 1)?;
         let taps = self.weight.reshape((c, k * k))?;
         let mut sum: Option<Tensor> = None;
         for ky in 0..k {
-            let rows = x.narrow(2, ky, s * ho)?.reshape((b, c, ho, s, ()))?.narrow(3, 0, 1)?.squeeze(3)?;
+            let rows = x
+                .narrow(2, ky, s * ho)?
+                .reshape((b, c, ho, s, ()))?
+                .narrow(3, 0, 1)?
+                .squeeze(3)?;
             for kx in 0..k {
-                let view = rows.narrow(3, kx, s * wo)?.reshape((b, c, ho, wo, s))?.narrow(4, 0, 1)?.squeeze(4)?;
+                let view = rows
+                    .narrow(3, kx, s * wo)?
+                    .reshape((b, c, ho, wo, s))?
+                    .narrow(4, 0, 1)?
+                    .squeeze(4)?;
                 let tap = taps.narrow(1, ky * k + kx, 1)?.reshape((1, c, 1, 1))?;
                 let term = view.broadcast_mul(&tap)?;
                 sum = Some(match sum {
@@ -201,7 +238,9 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
         layout: &candle_core::Layout,
     ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
         use rayon::prelude::*;
-        let candle_core::CpuStorage::F32(data) = storage else { candle_core::bail!("depthwise: expected f32") };
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("depthwise: expected f32")
+        };
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("depthwise: input not contiguous")
         };
@@ -209,27 +248,39 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
         let (k, s) = (self.kernel, self.stride);
         let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
         if self.taps.len() != c * k * k {
-            candle_core::bail!("depthwise: {} taps for {c} channels of {k} × {k}", self.taps.len());
+            candle_core::bail!(
+                "depthwise: {} taps for {c} channels of {k} × {k}",
+                self.taps.len()
+            );
         }
         let mut out = vec![0f32; b * c * ho * wo];
         let planes = data[start..end].par_chunks_exact(h * w);
-        out.par_chunks_exact_mut(ho * wo).zip(planes).enumerate().for_each(|(plane, (dst, src))| {
-            let taps = &self.taps[(plane % c) * k * k..][..k * k];
-            for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
-                for ky in 0..k {
-                    // Input row oy·s + ky − top, skipped when it falls in the padding.
-                    let Some(iy) = (oy * s + ky).checked_sub(self.pad.0).filter(|&iy| iy < h) else { continue };
-                    let row = &src[iy * w..][..w];
-                    for (kx, &tap) in taps[ky * k..][..k].iter().enumerate() {
-                        for (ox, d) in drow.iter_mut().enumerate() {
-                            if let Some(&v) = (ox * s + kx).checked_sub(self.pad.1).and_then(|ix| row.get(ix)) {
-                                *d += tap * v;
+        out.par_chunks_exact_mut(ho * wo)
+            .zip(planes)
+            .enumerate()
+            .for_each(|(plane, (dst, src))| {
+                let taps = &self.taps[(plane % c) * k * k..][..k * k];
+                for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
+                    for ky in 0..k {
+                        // Input row oy·s + ky − top, skipped when it falls in the padding.
+                        let Some(iy) = (oy * s + ky).checked_sub(self.pad.0).filter(|&iy| iy < h)
+                        else {
+                            continue;
+                        };
+                        let row = &src[iy * w..][..w];
+                        for (kx, &tap) in taps[ky * k..][..k].iter().enumerate() {
+                            for (ox, d) in drow.iter_mut().enumerate() {
+                                if let Some(&v) = (ox * s + kx)
+                                    .checked_sub(self.pad.1)
+                                    .and_then(|ix| row.get(ix))
+                                {
+                                    *d += tap * v;
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
+            });
         Ok((candle_core::CpuStorage::F32(out), (b, c, ho, wo).into()))
     }
 }
@@ -248,17 +299,43 @@ impl Block {
         let p = format!("_blocks.{n}.");
         let stride = if STRIDE2_BLOCKS.contains(&n) { 2 } else { 1 };
         let expand = match weights.has(&format!("{p}_expand_conv.weight")) {
-            true => Some(ConvBn::new(weights, &format!("{p}_expand_conv"), &format!("{p}_bn0"), 1, false, true)?),
+            true => Some(ConvBn::new(
+                weights,
+                &format!("{p}_expand_conv"),
+                &format!("{p}_bn0"),
+                1,
+                false,
+                true,
+            )?),
             false => None,
         };
-        let depthwise = ConvBn::new(weights, &format!("{p}_depthwise_conv"), &format!("{p}_bn1"), stride, true, true)?;
-        let project = ConvBn::new(weights, &format!("{p}_project_conv"), &format!("{p}_bn2"), 1, false, false)?;
+        let depthwise = ConvBn::new(
+            weights,
+            &format!("{p}_depthwise_conv"),
+            &format!("{p}_bn1"),
+            stride,
+            true,
+            true,
+        )?;
+        let project = ConvBn::new(
+            weights,
+            &format!("{p}_project_conv"),
+            &format!("{p}_bn2"),
+            1,
+            false,
+            false,
+        )?;
         let inputs = match &expand {
             Some(e) => e.weight.dim(1)?,
             None => depthwise.weight.dim(0)?,
         };
         let residual = stride == 1 && inputs == project.weight.dim(0)?;
-        Ok(Self { expand, depthwise, project, residual })
+        Ok(Self {
+            expand,
+            depthwise,
+            project,
+            residual,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -302,11 +379,15 @@ impl EfficientNetLite0 {
     pub fn load(dir: &Path, device: &Device) -> std::result::Result<Self, PretrainedError> {
         let path = dir.join(WEIGHTS_FILE);
         if !path.exists() {
-            return Err(PretrainedError::io(&path, std::io::ErrorKind::NotFound.into()));
+            return Err(PretrainedError::io(
+                &path,
+                std::io::ErrorKind::NotFound.into(),
+            ));
         }
-        let tensors =
-            candle_core::safetensors::load(&path, device).map_err(|e| PretrainedError::format(&path, e.to_string()))?;
-        Self::from_weights(&Weights(tensors)).map_err(|e| PretrainedError::format(&path, e.to_string()))
+        let tensors = candle_core::safetensors::load(&path, device)
+            .map_err(|e| PretrainedError::format(&path, e.to_string()))?;
+        Self::from_weights(&Weights(tensors))
+            .map_err(|e| PretrainedError::format(&path, e.to_string()))
     }
 
     fn from_weights(w: &Weights) -> Result<Self> {
@@ -316,11 +397,16 @@ impl EfficientNetLite0 {
         let fc_weight = w.get("_fc.weight")?;
         let fc_bias = w.get("_fc.bias")?;
         if fc_weight.dims() != [1000, FEATURE_DIM] || fc_bias.dims() != [1000] {
-            candle_core::bail!("_fc: shape {:?}, expected [1000, {FEATURE_DIM}]", fc_weight.dims());
+            candle_core::bail!(
+                "_fc: shape {:?}, expected [1000, {FEATURE_DIM}]",
+                fc_weight.dims()
+            );
         }
         Ok(Self {
             stem: ConvBn::new(w, "_conv_stem", "_bn0", 2, false, true)?,
-            blocks: (0..BLOCKS).map(|n| Block::new(w, n)).collect::<Result<_>>()?,
+            blocks: (0..BLOCKS)
+                .map(|n| Block::new(w, n))
+                .collect::<Result<_>>()?,
             head: ConvBn::new(w, "_conv_head", "_bn1", 1, false, true)?,
             fc_weight: fc_weight.t()?,
             fc_bias,
@@ -339,7 +425,11 @@ impl EfficientNetLite0 {
 
     /// The ImageNet-1k logits `B × 1000` of the feature map: global mean, then `_fc`.
     pub fn logits_of(&self, features: &Tensor) -> Result<Tensor> {
-        features.mean(D::Minus1)?.mean(D::Minus1)?.matmul(&self.fc_weight)?.broadcast_add(&self.fc_bias)
+        features
+            .mean(D::Minus1)?
+            .mean(D::Minus1)?
+            .matmul(&self.fc_weight)?
+            .broadcast_add(&self.fc_bias)
     }
 
     /// `B × 3 × H × W` → ImageNet-1k logits `B × 1000`.
@@ -378,7 +468,14 @@ mod tests {
             let slow = conv.depthwise(&x, pad, pad).unwrap();
             let fast = conv.forward(&x).unwrap();
             assert_eq!(fast.dims(), slow.dims());
-            let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let diff = (fast - slow)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(diff < 1e-5, "k {k} stride {stride}: {diff}");
         }
     }

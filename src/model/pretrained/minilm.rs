@@ -41,7 +41,8 @@ pub fn convert(src: &Path, out: &Path) -> Result<(), PretrainedError> {
     check_tokenizer(&src.join(TOKENIZER))?;
     MiniLm::load(src, &Device::Cpu)?;
     for name in [WEIGHTS, CONFIG, VOCAB] {
-        fs::copy(src.join(name), out.join(name)).map_err(|e| PretrainedError::io(src.join(name), e))?;
+        fs::copy(src.join(name), out.join(name))
+            .map_err(|e| PretrainedError::io(src.join(name), e))?;
     }
     Ok(())
 }
@@ -71,7 +72,11 @@ impl MiniLm {
         let vocab_path = dir.join(VOCAB);
         let tokenizer = WordPiece::from_vocab_file(&vocab_path)?;
         if tokenizer.len() != config.vocab_size {
-            let message = format!("{} tokens, but config.json says vocab_size {}", tokenizer.len(), config.vocab_size);
+            let message = format!(
+                "{} tokens, but config.json says vocab_size {}",
+                tokenizer.len(),
+                config.vocab_size
+            );
             return Err(PretrainedError::format(vocab_path, message));
         }
         let weights = dir.join(WEIGHTS);
@@ -80,12 +85,19 @@ impl MiniLm {
             return Err(PretrainedError::io(weights, missing));
         }
         let not_minilm = |e: candle_core::Error| {
-            PretrainedError::format(&weights, format!("not all-MiniLM-L6-v2's BERT weights: {e}"))
+            PretrainedError::format(
+                &weights,
+                format!("not all-MiniLM-L6-v2's BERT weights: {e}"),
+            )
         };
         let tensors = candle_core::safetensors::load(&weights, device).map_err(not_minilm)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let bert = BertModel::load(vb, &config).map_err(not_minilm)?;
-        Ok(Self { bert, tokenizer, device: device.clone() })
+        Ok(Self {
+            bert,
+            tokenizer,
+            device: device.clone(),
+        })
     }
 
     /// The tokenizer.
@@ -95,24 +107,40 @@ impl MiniLm {
 
     /// Runs the network on a batch: texts padded with `[PAD]` to the longest, token types zero.
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Tokens, PretrainedError> {
-        let encodings: Vec<Encoding> = texts.iter().map(|t| self.tokenizer.encode(t, MAX_TOKENS)).collect();
+        let encodings: Vec<Encoding> = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t, MAX_TOKENS))
+            .collect();
         let len = encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0);
         let (batch, pad) = (encodings.len(), self.tokenizer.pad_id());
         if batch == 0 {
             let hidden = Tensor::zeros((0, 0, TOKEN_DIM), DType::F32, &self.device)?;
             let mask = Tensor::zeros((0, 0), DType::F32, &self.device)?;
-            return Ok(Tokens { hidden, mask, encodings });
+            return Ok(Tokens {
+                hidden,
+                mask,
+                encodings,
+            });
         }
         let mut ids = Vec::with_capacity(batch * len);
         let mut mask = Vec::with_capacity(batch * len);
         for e in &encodings {
-            ids.extend(e.ids.iter().copied().chain(std::iter::repeat_n(pad, len - e.ids.len())));
+            ids.extend(
+                e.ids
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(pad, len - e.ids.len())),
+            );
             mask.extend((0..len).map(|i| if i < e.ids.len() { 1f32 } else { 0f32 }));
         }
         let ids = Tensor::from_vec(ids, (batch, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (batch, len), &self.device)?;
         let hidden = self.bert.forward(&ids, &ids.zeros_like()?, Some(&mask))?;
-        Ok(Tokens { hidden, mask, encodings })
+        Ok(Tokens {
+            hidden,
+            mask,
+            encodings,
+        })
     }
 
     /// One `[batch, TOKEN_DIM]` unit vector per text (sentence-transformers' recipe).
@@ -137,15 +165,33 @@ fn read_config(path: &Path) -> Result<Config, PretrainedError> {
     let config: Config = serde_json::from_str(&text)
         .map_err(|e| PretrainedError::format(path, format!("not a BERT config.json: {e}")))?;
     let expected = [
-        ("model_type", config.model_type.as_deref() == Some("bert"), format!("{:?}", config.model_type)),
-        ("hidden_size", config.hidden_size == TOKEN_DIM, config.hidden_size.to_string()),
-        ("num_hidden_layers", config.num_hidden_layers == LAYERS, config.num_hidden_layers.to_string()),
-        ("hidden_act", config.hidden_act == HiddenAct::Gelu, format!("{:?}", config.hidden_act)),
+        (
+            "model_type",
+            config.model_type.as_deref() == Some("bert"),
+            format!("{:?}", config.model_type),
+        ),
+        (
+            "hidden_size",
+            config.hidden_size == TOKEN_DIM,
+            config.hidden_size.to_string(),
+        ),
+        (
+            "num_hidden_layers",
+            config.num_hidden_layers == LAYERS,
+            config.num_hidden_layers.to_string(),
+        ),
+        (
+            "hidden_act",
+            config.hidden_act == HiddenAct::Gelu,
+            format!("{:?}", config.hidden_act),
+        ),
     ];
     match expected.into_iter().find(|(_, ok, _)| !ok) {
         Some((field, _, found)) => Err(PretrainedError::format(
             path,
-            format!("not all-MiniLM-L6-v2: {field} is {found} (expected bert, {TOKEN_DIM} wide, {LAYERS} layers, gelu)"),
+            format!(
+                "not all-MiniLM-L6-v2: {field} is {found} (expected bert, {TOKEN_DIM} wide, {LAYERS} layers, gelu)"
+            ),
         )),
         None => Ok(config),
     }
@@ -154,8 +200,8 @@ fn read_config(path: &Path) -> Result<Config, PretrainedError> {
 /// Checks that `tokenizer.json` asks for exactly what [`WordPiece`] does.
 fn check_tokenizer(path: &Path) -> Result<(), PretrainedError> {
     let text = fs::read_to_string(path).map_err(|e| PretrainedError::io(path, e))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| PretrainedError::format(path, format!("not JSON: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| PretrainedError::format(path, format!("not JSON: {e}")))?;
     let t = serde_json::Value::Bool(true);
     let expected = [
         ("/normalizer/type", "BertNormalizer".into()),
@@ -166,18 +212,27 @@ fn check_tokenizer(path: &Path) -> Result<(), PretrainedError> {
         ("/model/type", "WordPiece".into()),
         ("/model/continuing_subword_prefix", "##".into()),
         ("/model/unk_token", "[UNK]".into()),
-        ("/model/max_input_chars_per_word", super::wordpiece::MAX_WORD_CHARS.into()),
+        (
+            "/model/max_input_chars_per_word",
+            super::wordpiece::MAX_WORD_CHARS.into(),
+        ),
     ];
     for (pointer, want) in expected {
         let found = json.pointer(pointer);
         if found != Some(&want) {
             let found = found.map_or("nothing".to_owned(), ToString::to_string);
-            return Err(PretrainedError::format(path, format!("{pointer} is {found}, expected {want}")));
+            return Err(PretrainedError::format(
+                path,
+                format!("{pointer} is {found}, expected {want}"),
+            ));
         }
     }
     // Accents are stripped when `strip_accents` is true, or null with lowercase on.
     match json.pointer("/normalizer/strip_accents") {
         None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(true)) => Ok(()),
-        Some(other) => Err(PretrainedError::format(path, format!("/normalizer/strip_accents is {other}, expected null"))),
+        Some(other) => Err(PretrainedError::format(
+            path,
+            format!("/normalizer/strip_accents is {other}, expected null"),
+        )),
     }
 }

@@ -373,6 +373,7 @@ pub(crate) fn check_shape(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -16,7 +16,9 @@ use super::PretrainedError;
 
 /// The first pickle: protocol 2, the 10-byte long 0x1950a86a20f9469cfc6c, STOP. Compared as bytes
 /// because candle's LONG1 decoder shifts past 64 bits on a 10-byte long.
-const MAGIC: [u8; 15] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+const MAGIC: [u8; 15] = [
+    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+];
 /// The protocol version legacy files record.
 const PROTOCOL: i64 = 1001;
 
@@ -31,17 +33,25 @@ pub(crate) fn read_legacy_pth(path: &Path) -> Result<Vec<(String, Tensor)>, Pret
 fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>, PretrainedError> {
     let bad = |message: String| PretrainedError::format(path, message);
     if !bytes.starts_with(&MAGIC) {
-        return Err(bad("not a legacy PyTorch checkpoint (no pickled magic number at the start)".to_owned()));
+        return Err(bad(
+            "not a legacy PyTorch checkpoint (no pickled magic number at the start)".to_owned(),
+        ));
     }
     let mut cursor = Cursor::new(bytes);
     cursor.set_position(MAGIC.len() as u64);
     match unpickle(path, &mut cursor, "protocol version")? {
         Object::Int(v) if i64::from(v) == PROTOCOL => {}
-        other => return Err(bad(format!("protocol version {other:?}, expected {PROTOCOL}"))),
+        other => {
+            return Err(bad(format!(
+                "protocol version {other:?}, expected {PROTOCOL}"
+            )));
+        }
     }
     let sys_info = unpickle(path, &mut cursor, "system info")?;
     if !entry(&sys_info, "little_endian").is_some_and(|v| *v == Object::Bool(true)) {
-        return Err(bad("not written on a little-endian machine (or no system info)".to_owned()));
+        return Err(bad(
+            "not written on a little-endian machine (or no system info)".to_owned(),
+        ));
     }
     let infos = tensor_infos(path, unpickle(path, &mut cursor, "state dict")?)?;
     let keys = match unpickle(path, &mut cursor, "storage keys")? {
@@ -54,11 +64,20 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>, PretrainedE
         match info.dtype {
             DType::F32 => {}
             DType::I64 if info.name.ends_with("num_batches_tracked") => continue,
-            other => return Err(bad(format!("tensor {} has dtype {other:?}; only float32 is supported", info.name))),
+            other => {
+                return Err(bad(format!(
+                    "tensor {} has dtype {other:?}; only float32 is supported",
+                    info.name
+                )));
+            }
         }
         let data = storages.get(key.as_str()).copied().unwrap_or_default();
-        let values = gather_f32(data, info)
-            .ok_or_else(|| bad(format!("tensor {} reaches past the end of its storage", info.name)))?;
+        let values = gather_f32(data, info).ok_or_else(|| {
+            bad(format!(
+                "tensor {} reaches past the end of its storage",
+                info.name
+            ))
+        })?;
         let tensor = Tensor::from_vec(values, info.layout.dims(), &Device::Cpu)?;
         tensors.push((info.name.clone(), tensor));
     }
@@ -66,18 +85,31 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>, PretrainedE
 }
 
 /// One pickle from the cursor, with the byte offset in the error when it is damaged or cut short.
-fn unpickle(path: &Path, cursor: &mut Cursor<&[u8]>, what: &str) -> Result<Object, PretrainedError> {
+fn unpickle(
+    path: &Path,
+    cursor: &mut Cursor<&[u8]>,
+    what: &str,
+) -> Result<Object, PretrainedError> {
     let start = cursor.position();
     let mut stack = Stack::empty();
-    stack.read_loop(cursor).and_then(|()| stack.finalize()).map_err(|e| {
-        PretrainedError::format(path, format!("{what} pickle at byte {start} is truncated or damaged: {e}"))
-    })
+    stack
+        .read_loop(cursor)
+        .and_then(|()| stack.finalize())
+        .map_err(|e| {
+            PretrainedError::format(
+                path,
+                format!("{what} pickle at byte {start} is truncated or damaged: {e}"),
+            )
+        })
 }
 
 /// The value under a string key of a pickled dict.
 fn entry<'a>(dict: &'a Object, key: &str) -> Option<&'a Object> {
     match dict {
-        Object::Dict(items) => items.iter().find(|(k, _)| *k == Object::Unicode(key.to_owned())).map(|(_, v)| v),
+        Object::Dict(items) => items
+            .iter()
+            .find(|(k, _)| *k == Object::Unicode(key.to_owned()))
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -90,7 +122,9 @@ fn tensor_infos(path: &Path, state: Object) -> Result<Vec<(TensorInfo, String)>,
     };
     let mut infos = Vec::with_capacity(items.len());
     for (name, value) in items {
-        let Object::Unicode(name) = name else { return Err(bad(format!("state-dict key {name:?} is not a string"))) };
+        let Object::Unicode(name) = name else {
+            return Err(bad(format!("state-dict key {name:?} is not a string")));
+        };
         // OrderedDict attributes (`_metadata`) are merged into the dict by candle's BUILD.
         if name == "_metadata" {
             continue;
@@ -116,21 +150,38 @@ fn storages<'a>(
     infos: &[(TensorInfo, String)],
 ) -> Result<HashMap<String, &'a [u8]>, PretrainedError> {
     let bad = |message: String| PretrainedError::format(path, message);
-    let dtypes: HashMap<&str, DType> = infos.iter().map(|(info, key)| (key.as_str(), info.dtype)).collect();
+    let dtypes: HashMap<&str, DType> = infos
+        .iter()
+        .map(|(info, key)| (key.as_str(), info.dtype))
+        .collect();
     let mut out = HashMap::with_capacity(keys.len());
     for key in keys {
-        let Object::Unicode(key) = key else { return Err(bad(format!("storage key {key:?} is not a string"))) };
-        let dtype =
-            dtypes.get(key.as_str()).copied().ok_or_else(|| bad(format!("storage {key} is used by no tensor")))?;
+        let Object::Unicode(key) = key else {
+            return Err(bad(format!("storage key {key:?} is not a string")));
+        };
+        let dtype = dtypes
+            .get(key.as_str())
+            .copied()
+            .ok_or_else(|| bad(format!("storage {key} is used by no tensor")))?;
         let count = bytes
             .get(offset..offset + 8)
             .and_then(|b| b.try_into().ok())
             .map(u64::from_le_bytes)
-            .ok_or_else(|| bad(format!("truncated: storage {key} starts past the end of the file")))?;
-        let len = usize::try_from(count).ok().and_then(|n| n.checked_mul(dtype.size_in_bytes()));
+            .ok_or_else(|| {
+                bad(format!(
+                    "truncated: storage {key} starts past the end of the file"
+                ))
+            })?;
+        let len = usize::try_from(count)
+            .ok()
+            .and_then(|n| n.checked_mul(dtype.size_in_bytes()));
         let data = len
             .and_then(|len| bytes.get(offset + 8..(offset + 8).checked_add(len)?))
-            .ok_or_else(|| bad(format!("truncated: storage {key} ({count} elements) runs past the end of the file")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "truncated: storage {key} ({count} elements) runs past the end of the file"
+                ))
+            })?;
         offset += 8 + data.len();
         out.insert(key, data);
     }

@@ -62,24 +62,40 @@ struct Word {
     origins: Vec<(usize, usize)>,
 }
 
+/// Why a token list is not a usable BERT vocabulary.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VocabError {
+    /// More tokens than `u32` ids.
+    #[error("more than 2^32 tokens")]
+    TooLarge,
+    /// A special token is missing.
+    #[error("not a BERT vocabulary: no {0} token")]
+    NoSpecial(&'static str),
+}
+
 impl WordPiece {
     /// Reads a `vocab.txt`: one token a line, the line number is its id.
     pub fn from_vocab_file(path: &Path) -> Result<Self, PretrainedError> {
         let text = std::fs::read_to_string(path).map_err(|e| PretrainedError::io(path, e))?;
-        Self::from_tokens(text.lines().map(str::to_owned)).map_err(|m| PretrainedError::format(path, m))
+        Self::from_tokens(text.lines().map(str::to_owned))
+            .map_err(|e| PretrainedError::format(path, e.to_string()))
     }
 
     /// A vocabulary from tokens in id order; the error names a missing special token.
-    pub fn from_tokens(tokens: impl IntoIterator<Item = String>) -> Result<Self, String> {
+    pub fn from_tokens(tokens: impl IntoIterator<Item = String>) -> Result<Self, VocabError> {
         let mut index = HashMap::new();
         for (id, token) in tokens.into_iter().enumerate() {
-            let id = u32::try_from(id).map_err(|_| "more than 2^32 tokens".to_owned())?;
+            let id = u32::try_from(id).map_err(|_| VocabError::TooLarge)?;
             index.entry(token).or_insert(id);
         }
-        let special = |name: &str| {
-            index.get(name).copied().ok_or_else(|| format!("not a BERT vocabulary: no {name} token"))
-        };
-        Ok(Self { cls: special("[CLS]")?, sep: special("[SEP]")?, unk: special("[UNK]")?, pad: special("[PAD]")?, index })
+        let special = |name: &'static str| index.get(name).copied().ok_or(VocabError::NoSpecial(name));
+        Ok(Self {
+            cls: special("[CLS]")?,
+            sep: special("[SEP]")?,
+            unk: special("[UNK]")?,
+            pad: special("[PAD]")?,
+            index,
+        })
     }
 
     /// Number of tokens.
@@ -111,9 +127,16 @@ impl WordPiece {
     /// least 2): word pieces past the limit are dropped, as Hugging Face's truncation does.
     pub fn encode(&self, text: &str, max_len: usize) -> Encoding {
         let room = max_len.max(2) - 2;
-        let mut enc = Encoding { ids: vec![self.cls], words: vec![None], spans: vec![None], ..Encoding::default() };
+        let mut enc = Encoding {
+            ids: vec![self.cls],
+            words: vec![None],
+            spans: vec![None],
+            ..Encoding::default()
+        };
         for word in split_words(text) {
-            let (Some(first), Some(last)) = (word.origins.first(), word.origins.last()) else { continue };
+            let (Some(first), Some(last)) = (word.origins.first(), word.origins.last()) else {
+                continue;
+            };
             let span = (first.0, last.1);
             let index = enc.word_spans.len();
             for (n, (id, from, to)) in self.pieces(&word.text).into_iter().enumerate() {
@@ -126,7 +149,8 @@ impl WordPiece {
                 }
                 enc.ids.push(id);
                 enc.words.push(Some(index));
-                enc.spans.push(Some((word.origins[from].0, word.origins[to].1)));
+                enc.spans
+                    .push(Some((word.origins[from].0, word.origins[to].1)));
             }
             if enc.truncated {
                 break;
@@ -141,7 +165,11 @@ impl WordPiece {
     /// Greedy longest-match-first word pieces of one normalised word, each as (id, index of its
     /// first character, index of its last character); one `[UNK]` when a part cannot be matched.
     fn pieces(&self, word: &str) -> Vec<(u32, usize, usize)> {
-        let bounds: Vec<usize> = word.char_indices().map(|(at, _)| at).chain([word.len()]).collect();
+        let bounds: Vec<usize> = word
+            .char_indices()
+            .map(|(at, _)| at)
+            .chain([word.len()])
+            .collect();
         let chars = bounds.len() - 1;
         let unk = vec![(self.unk, 0, chars.saturating_sub(1))];
         if chars > MAX_WORD_CHARS {
@@ -186,12 +214,19 @@ fn split_words(text: &str) -> Vec<Word> {
             flush(&mut words, &mut word);
         }
         // Normalise first, then split, as the pre-tokenizer sees the normalised text.
-        for n in c.nfd().filter(|m| !is_combining_mark(*m)).flat_map(char::to_lowercase) {
+        for n in c
+            .nfd()
+            .filter(|m| !is_combining_mark(*m))
+            .flat_map(char::to_lowercase)
+        {
             if n.is_whitespace() {
                 flush(&mut words, &mut word);
             } else if n.is_ascii_punctuation() || in_table(n, PUNCTUATION) {
                 flush(&mut words, &mut word);
-                words.push(Word { text: n.to_string(), origins: vec![origin] });
+                words.push(Word {
+                    text: n.to_string(),
+                    origins: vec![origin],
+                });
             } else {
                 word.text.push(n);
                 word.origins.push(origin);
@@ -210,7 +245,11 @@ fn split_words(text: &str) -> Vec<Word> {
 fn is_control(c: char) -> bool {
     match c {
         '\t' | '\n' | '\r' => false,
-        _ => c.is_control() || in_table(c, FORMAT) || matches!(c, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..),
+        _ => {
+            c.is_control()
+                || in_table(c, FORMAT)
+                || matches!(c, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..)
+        }
     }
 }
 
