@@ -50,17 +50,17 @@ pub struct TrainOptions {
     pub modality_dropout: f64,
     /// Text encoder: gru or transformer (from scratch), or pretrained / minilm-l6-v2 (frozen).
     #[arg(long, default_value = "gru")]
-    pub text_encoder: String,
+    pub text_encoder: TextEncoderChoice,
     /// Image encoder: scratch (a small CNN), or pretrained / efficientnet-lite0 (frozen).
     #[arg(long, default_value = "scratch")]
-    pub image_encoder: String,
+    pub image_encoder: EncoderSource,
     /// Audio encoder: scratch (a log-mel CNN), or pretrained / speech-embedding (frozen).
     #[arg(long, default_value = "scratch")]
-    pub audio_encoder: String,
+    pub audio_encoder: EncoderSource,
     /// `pretrained`: every modality on its frozen backbone (overrides the three above);
     /// `scratch`: none.
     #[arg(long)]
-    pub encoders: Option<String>,
+    pub encoders: Option<EncoderSource>,
     /// Embedding width.
     #[arg(long, default_value_t = 64)]
     pub embed_dim: usize,
@@ -72,42 +72,95 @@ pub struct TrainOptions {
     pub json: bool,
 }
 
-/// `scratch`, `pretrained` or the backbone's own name for one modality.
-fn encoder_choice(value: &str, modality: Modality, flag: &str) -> anyhow::Result<Option<Backbone>> {
+/// `--image-encoder`, `--audio-encoder`, `--encoders`: from scratch, the modality's pretrained
+/// backbone, or a backbone by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncoderSource {
+    /// Trained from scratch.
+    Scratch,
+    /// The modality's frozen backbone.
+    Pretrained,
+    /// A frozen backbone by name (must be the modality's).
+    Named(Backbone),
+}
+
+impl std::str::FromStr for EncoderSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "scratch" => Ok(Self::Scratch),
+            "pretrained" => Ok(Self::Pretrained),
+            other => other.parse().map(Self::Named).map_err(|_| {
+                format!("unknown encoder '{other}'; choose scratch, pretrained or a backbone: minilm-l6-v2, efficientnet-lite0, speech-embedding")
+            }),
+        }
+    }
+}
+
+/// `--text-encoder`: a from-scratch body, or the pretrained backbone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextEncoderChoice {
+    /// GRU or transformer, trained from scratch.
+    Scratch(TextEncoderKind),
+    /// MiniLM, frozen.
+    Pretrained,
+}
+
+impl std::str::FromStr for TextEncoderChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_lowercase();
+        if s == "pretrained" || s == Backbone::MiniLm.name() {
+            return Ok(Self::Pretrained);
+        }
+        s.parse().map(Self::Scratch).map_err(|_| {
+            format!("unknown text encoder '{s}'; choose gru or transformer (from scratch), or pretrained ({})", Backbone::MiniLm)
+        })
+    }
+}
+
+/// The backbone an [`EncoderSource`] gives for a modality.
+fn encoder_choice(
+    source: EncoderSource,
+    modality: Modality,
+    flag: &str,
+) -> anyhow::Result<Option<Backbone>> {
     let backbone = Backbone::for_modality(modality);
-    match value.trim().to_lowercase().as_str() {
-        "scratch" => Ok(None),
-        "pretrained" => Ok(Some(backbone)),
-        v if v == backbone.name() => Ok(Some(backbone)),
-        other => bail!("--{flag} {other}: expected scratch, pretrained or {backbone}"),
+    match source {
+        EncoderSource::Scratch => Ok(None),
+        EncoderSource::Pretrained => Ok(Some(backbone)),
+        EncoderSource::Named(b) if b == backbone => Ok(Some(b)),
+        EncoderSource::Named(b) => bail!(
+            "--{flag} {b}: that backbone encodes {}, not {}; use {backbone}",
+            b.spec().modality.name(),
+            modality.name()
+        ),
     }
 }
 
 impl TrainOptions {
     /// The encoder choices: the text body when trained from scratch, and the backbones.
     fn encoders(&self) -> anyhow::Result<(TextEncoderKind, Backbones)> {
-        if let Some(all) = &self.encoders {
-            return match all.trim().to_lowercase().as_str() {
-                "pretrained" => Ok((TextEncoderKind::Gru, Backbones::all())),
-                "scratch" => Ok((TextEncoderKind::Gru, Backbones::default())),
-                other => bail!("--encoders {other}: expected scratch or pretrained"),
-            };
+        match self.encoders {
+            Some(EncoderSource::Pretrained) => return Ok((TextEncoderKind::Gru, Backbones::all())),
+            Some(EncoderSource::Scratch) => {
+                return Ok((TextEncoderKind::Gru, Backbones::default()));
+            }
+            Some(EncoderSource::Named(b)) => {
+                bail!("--encoders {b}: expected scratch or pretrained")
+            }
+            None => {}
         }
-        let (text_body, text) = match self.text_encoder.parse::<TextEncoderKind>() {
-            Ok(kind) => (kind, None),
-            Err(_) => match encoder_choice(&self.text_encoder, Modality::Text, "text-encoder") {
-                Ok(Some(b)) => (TextEncoderKind::Gru, Some(b)),
-                _ => bail!(
-                    "--text-encoder {}: expected gru, transformer, pretrained or {}",
-                    self.text_encoder,
-                    Backbone::MiniLm
-                ),
-            },
+        let (text_body, text) = match self.text_encoder {
+            TextEncoderChoice::Scratch(kind) => (kind, None),
+            TextEncoderChoice::Pretrained => (TextEncoderKind::Gru, Some(Backbone::MiniLm)),
         };
         let backbones = Backbones {
-            image: encoder_choice(&self.image_encoder, Modality::Image, "image-encoder")?,
+            image: encoder_choice(self.image_encoder, Modality::Image, "image-encoder")?,
             text,
-            audio: encoder_choice(&self.audio_encoder, Modality::Audio, "audio-encoder")?,
+            audio: encoder_choice(self.audio_encoder, Modality::Audio, "audio-encoder")?,
         };
         Ok((text_body, backbones))
     }

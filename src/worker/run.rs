@@ -192,7 +192,14 @@ pub(super) fn dataset<'s>(
     {
         let observer = Observer {
             ctx,
-            what: format!("backbone tokens for {}", data.name),
+            what: format!(
+                "{} tokens",
+                (0..3)
+                    .filter_map(|m| backbones.get(m))
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
         };
         let throttled = Throttled::new(&observer);
         let mut extractor =

@@ -2,9 +2,12 @@
 //! reference outputs committed in `tests/fixtures/pretrained/`.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../support/harness.rs"]
+mod harness;
 #[path = "../support/skip.rs"]
 mod skip;
 
+mod app;
 mod audio;
 mod image;
 mod store;

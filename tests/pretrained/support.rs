@@ -37,3 +37,49 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures/pretrained")
         .join(name)
 }
+
+/// Two classes (a cat, a cup), 8 samples each, every sample with all three modalities.
+pub fn folder_dataset(dir: &Path) {
+    let mut csv = String::from("id,label,image,text,audio,split\n");
+    let rows = [
+        (
+            "cat",
+            "chelsea.png",
+            [
+                "a cat sits on the mat",
+                "the kitten sleeps",
+                "a tabby cat purrs",
+                "my cat is asleep",
+            ],
+            "seven.wav",
+        ),
+        (
+            "cup",
+            "coffee.png",
+            [
+                "a cup of coffee",
+                "hot espresso in a mug",
+                "the coffee is ready",
+                "a mug of tea",
+            ],
+            "chirp.wav",
+        ),
+    ];
+    for (label, image, texts, sound) in rows {
+        for i in 0..8 {
+            let split = match i {
+                0..=4 => "train",
+                5 | 6 => "val",
+                _ => "test",
+            };
+            let text = texts[i % texts.len()];
+            csv.push_str(&format!(
+                "{label}{i},{label},{image},{text},{sound},{split}\n"
+            ));
+        }
+        for file in [image, sound] {
+            std::fs::copy(fixture(file), dir.join(file)).unwrap();
+        }
+    }
+    std::fs::write(dir.join("manifest.csv"), csv).unwrap();
+}

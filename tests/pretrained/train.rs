@@ -7,53 +7,7 @@ use std::process::Command;
 
 use fusionlab::model::Backbone;
 
-use crate::support::{backbone, fixture};
-
-/// Two classes (a cat, a cup), 8 samples each, every sample with all three modalities.
-fn folder_dataset(dir: &Path) {
-    let mut csv = String::from("id,label,image,text,audio,split\n");
-    let rows = [
-        (
-            "cat",
-            "chelsea.png",
-            [
-                "a cat sits on the mat",
-                "the kitten sleeps",
-                "a tabby cat purrs",
-                "my cat is asleep",
-            ],
-            "seven.wav",
-        ),
-        (
-            "cup",
-            "coffee.png",
-            [
-                "a cup of coffee",
-                "hot espresso in a mug",
-                "the coffee is ready",
-                "a mug of tea",
-            ],
-            "chirp.wav",
-        ),
-    ];
-    for (label, image, texts, sound) in rows {
-        for i in 0..8 {
-            let split = match i {
-                0..=4 => "train",
-                5 | 6 => "val",
-                _ => "test",
-            };
-            let text = texts[i % texts.len()];
-            csv.push_str(&format!(
-                "{label}{i},{label},{image},{text},{sound},{split}\n"
-            ));
-        }
-        for file in [image, sound] {
-            std::fs::copy(fixture(file), dir.join(file)).unwrap();
-        }
-    }
-    std::fs::write(dir.join("manifest.csv"), csv).unwrap();
-}
+use crate::support::{backbone, fixture, folder_dataset};
 
 fn fusionlab(args: &[&str], cache: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fusionlab"))
@@ -170,11 +124,20 @@ fn a_wrong_encoder_name_is_refused_with_the_choices() {
         &["train", "--image-encoder", "resnet", "--epochs", "1"],
         tmp.path(),
     );
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr
-            .contains("--image-encoder resnet: expected scratch, pretrained or efficientnet-lite0"),
+        stderr.contains("unknown encoder 'resnet'; choose scratch, pretrained or a backbone"),
+        "{stderr}"
+    );
+    let out = fusionlab(
+        &["train", "--image-encoder", "minilm-l6-v2", "--epochs", "1"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("that backbone encodes text, not image; use efficientnet-lite0"),
         "{stderr}"
     );
 }

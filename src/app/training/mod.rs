@@ -3,6 +3,7 @@
 //! the events of training jobs, the settings and the run list; `plots` draws the rest.
 
 mod curve;
+mod encoders;
 mod plots;
 
 pub use curve::Curve;
@@ -12,8 +13,8 @@ use egui::{Color32, RichText};
 use super::panel::PanelCtx;
 use super::widgets::{class_colour, clock};
 use crate::engine::{EpochReport, Progress, StopReason};
+use crate::model::FusionKind;
 use crate::model::device::DeviceChoice;
-use crate::model::{FusionKind, TextEncoderKind};
 use crate::worker::{JobId, Outcome, TrainingSummary, Update};
 
 /// One training run, kept for comparison.
@@ -53,6 +54,8 @@ pub struct TrainingView {
     pub error: Option<String>,
     /// Train / val / test sizes and parameter count of the current run.
     pub sizes: Option<([usize; 3], usize)>,
+    /// The per-modality encoder menus.
+    pub encoders: encoders::EncodersUi,
 }
 
 impl TrainingView {
@@ -249,16 +252,6 @@ impl TrainingView {
                 row(ui, "Embedding size", "Width of each modality's embedding.", &mut |ui| {
                     ui.add(egui::DragValue::new(&mut cfg.embed_dim).range(8..=512))
                 });
-                row(ui, "Text encoder", "GRU or a one-layer transformer.", &mut |ui| {
-                    egui::ComboBox::from_id_salt("text_encoder")
-                        .selected_text(cfg.text_encoder.name())
-                        .show_ui(ui, |ui| {
-                            for k in [TextEncoderKind::Gru, TextEncoderKind::Transformer] {
-                                ui.selectable_value(&mut cfg.text_encoder, k, k.name());
-                            }
-                        })
-                        .response
-                });
                 row(ui, "Device", "auto uses the GPU when fusionlab was built with one.", &mut |ui| {
                     egui::ComboBox::from_id_salt("device")
                         .selected_text(device_name(cfg.device))
@@ -269,6 +262,11 @@ impl TrainingView {
                         })
                         .response
                 });
+            });
+            ui.add_space(6.0);
+            ui.strong("Encoders");
+            egui::Grid::new("encoders").num_columns(2).show(ui, |ui| {
+                self.encoders.ui(ui, cfg);
             });
             if ui.button("Reset to defaults").clicked() {
                 let fusion = cfg.fusion;

@@ -88,7 +88,8 @@ impl WordPiece {
             let id = u32::try_from(id).map_err(|_| VocabError::TooLarge)?;
             index.entry(token).or_insert(id);
         }
-        let special = |name: &'static str| index.get(name).copied().ok_or(VocabError::NoSpecial(name));
+        let special =
+            |name: &'static str| index.get(name).copied().ok_or(VocabError::NoSpecial(name));
         Ok(Self {
             cls: special("[CLS]")?,
             sep: special("[SEP]")?,
