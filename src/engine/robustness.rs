@@ -59,6 +59,14 @@ impl Corruption {
         Self::AudioMissing,
     ];
 
+    /// Whether the corruption removes the whole modality (the `*-missing` ones).
+    pub fn is_missing(self) -> bool {
+        matches!(
+            self,
+            Self::ImageMissing | Self::TextMissing | Self::AudioMissing
+        )
+    }
+
     /// The modality it damages: 0 image, 1 text, 2 audio.
     pub fn modality(self) -> usize {
         match self {
@@ -543,11 +551,27 @@ pub fn robustness(
             "no samples to measure robustness on".into(),
         ));
     }
-    let corruptions = applicable(cfg, samples);
+    let mut corruptions = applicable(cfg, samples);
     if corruptions.is_empty() {
         return Err(EngineError::Data(
             "none of the chosen corruptions applies: the samples lack those modalities".into(),
         ));
+    }
+    // A frozen backbone reads the original input, not the from-scratch features these
+    // corruptions damage; only the *-missing ones mean the same thing for it.
+    let backbones = model.config().backbones;
+    let unseen: Vec<Corruption> = corruptions
+        .iter()
+        .copied()
+        .filter(|c| backbones.get(c.modality()).is_some() && !c.is_missing())
+        .collect();
+    corruptions.retain(|c| !unseen.contains(c));
+    if corruptions.is_empty() || (!cfg.corruptions.is_empty() && !unseen.is_empty()) {
+        let names: Vec<&str> = unseen.iter().map(|c| c.name()).collect();
+        return Err(EngineError::Incompatible(format!(
+            "{} cannot be measured for this model yet: its encoder for that modality is a frozen pretrained backbone, which reads the original input rather than the features these corruptions damage; image-missing, text-missing and audio-missing work",
+            names.join(", ")
+        )));
     }
     let levels = cfg.level_values();
     let total = 1 + corruptions.len() * (levels.len() - 1);

