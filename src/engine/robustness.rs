@@ -566,7 +566,12 @@ pub fn robustness(
         .filter(|c| backbones.get(c.modality()).is_some() && !c.is_missing())
         .collect();
     corruptions.retain(|c| !unseen.contains(c));
-    if corruptions.is_empty() || (!cfg.corruptions.is_empty() && !unseen.is_empty()) {
+    if !unseen.is_empty() {
+        log::info!(
+            "robustness: left out {unseen:?} (the model's backbone does not read those features)"
+        );
+    }
+    if corruptions.is_empty() {
         let names: Vec<&str> = unseen.iter().map(|c| c.name()).collect();
         return Err(EngineError::Incompatible(format!(
             "{} cannot be measured for this model yet: its encoder for that modality is a frozen pretrained backbone, which reads the original input rather than the features these corruptions damage; image-missing, text-missing and audio-missing work",
