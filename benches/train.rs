@@ -266,6 +266,7 @@ fn bench_all(c: &mut Criterion, s: &Setup) -> Result<Results> {
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
             saved_unix: 0,
+            pretrained: Vec::new(),
         },
         model: FusionModel::new(&s.model_cfg, &pstore, &s.device)?,
         store: pstore,

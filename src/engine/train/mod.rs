@@ -241,6 +241,7 @@ fn model_card(
         format: FORMAT.to_owned(),
         version: VERSION,
         name: String::new(),
+        pretrained: crate::model::checkpoint::BackboneRecord::of(&model),
         model,
         features: dataset.features.clone(),
         vocab: dataset.vocab.clone(),
