@@ -5,11 +5,21 @@ use std::sync::Arc;
 
 use half::f16;
 
+/// Where a matrix's values are.
+#[derive(Clone, Debug)]
+enum Values {
+    /// Held in memory.
+    Memory(Arc<[f16]>),
+    /// A [`TokenCache`] entry, read when a batch needs it: large token maps (125 kB per image)
+    /// stay on disk, where the OS page cache keeps them without counting them as ours.
+    Cached(Arc<std::path::Path>),
+}
+
 /// A `rows × cols` matrix of backbone tokens (one row per image position, word piece or audio
 /// window). Cheap to clone: the values are shared.
 #[derive(Clone, Debug)]
 pub struct TokenMatrix {
-    values: Arc<[f16]>,
+    values: Values,
     rows: usize,
     cols: usize,
 }
@@ -18,7 +28,7 @@ impl TokenMatrix {
     /// From row-major f32 values; `None` when `values.len() != rows × cols` or there are no rows.
     pub fn from_f32(rows: usize, cols: usize, values: &[f32]) -> Option<Self> {
         (rows > 0 && cols > 0 && values.len() == rows * cols).then(|| Self {
-            values: values.iter().map(|&v| f16::from_f32(v)).collect(),
+            values: Values::Memory(values.iter().map(|&v| f16::from_f32(v)).collect()),
             rows,
             cols,
         })
@@ -27,7 +37,7 @@ impl TokenMatrix {
     /// From row-major f16 values; `None` when the length does not match.
     pub fn from_f16(rows: usize, cols: usize, values: Vec<f16>) -> Option<Self> {
         (rows > 0 && cols > 0 && values.len() == rows * cols).then(|| Self {
-            values: values.into(),
+            values: Values::Memory(values.into()),
             rows,
             cols,
         })
@@ -43,36 +53,72 @@ impl TokenMatrix {
         self.cols
     }
 
-    /// The stored values, row-major.
-    pub fn values(&self) -> &[f16] {
-        &self.values
+    /// Whether the values are read from the cache when needed (rather than held).
+    pub fn is_cached(&self) -> bool {
+        matches!(self.values, Values::Cached(_))
     }
 
-    /// Writes the first `out.len() / cols` rows as f32 into `out` (row-major).
-    pub fn write_f32(&self, out: &mut [f32]) {
-        for (o, v) in out.iter_mut().zip(self.values.iter()) {
-            *o = v.to_f32();
+    /// The values, row-major (read from the cache entry when they are not held).
+    pub fn to_f16(&self) -> Result<Arc<[f16]>, CacheError> {
+        match &self.values {
+            Values::Memory(v) => Ok(v.clone()),
+            Values::Cached(path) => {
+                let bytes = std::fs::read(path).map_err(|source| CacheError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let body = bytes
+                    .get(HEADER..)
+                    .filter(|b| b.len() == self.rows * self.cols * 2)
+                    .ok_or_else(|| CacheError::Io {
+                        path: path.to_path_buf(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "the entry changed since it was checked",
+                        ),
+                    })?;
+                Ok(body
+                    .chunks_exact(2)
+                    .map(|c| f16::from_le_bytes([c[0], c[1]]))
+                    .collect())
+            }
         }
     }
 
-    /// The first `rows` rows (`None` when there are fewer, or `rows` is 0).
+    /// Writes the values as f32 into `out` (row-major, `rows × cols` long).
+    pub fn write_f32(&self, out: &mut [f32]) -> Result<(), CacheError> {
+        let values = self.to_f16()?;
+        for (o, v) in out.iter_mut().zip(values.iter()) {
+            *o = v.to_f32();
+        }
+        Ok(())
+    }
+
+    /// The first `rows` rows, in memory (`None` when there are fewer, `rows` is 0, or a cached
+    /// entry cannot be read).
     pub fn first_rows(&self, rows: usize) -> Option<Self> {
+        let values = self.to_f16().ok()?;
         (rows > 0 && rows <= self.rows).then(|| Self {
-            values: self.values[..rows * self.cols].into(),
+            values: Values::Memory(values[..rows * self.cols].into()),
             rows,
             cols: self.cols,
         })
     }
 
-    /// Bytes held.
+    /// Bytes held in memory (0 for a matrix read from the cache).
     pub fn bytes(&self) -> usize {
-        self.values.len() * 2
+        match &self.values {
+            Values::Memory(v) => v.len() * 2,
+            Values::Cached(_) => 0,
+        }
     }
 }
 
 impl PartialEq for TokenMatrix {
     fn eq(&self, other: &Self) -> bool {
-        self.rows == other.rows && self.cols == other.cols && self.values == other.values
+        self.rows == other.rows
+            && self.cols == other.cols
+            && matches!((self.to_f16(), other.to_f16()), (Ok(a), Ok(b)) if a == b)
     }
 }
 
@@ -172,6 +218,24 @@ impl TokenCache {
         TokenMatrix::from_f16(rows, cols, values)
     }
 
+    /// The cached tokens for `key` as a matrix that reads the entry when a batch needs it (only
+    /// the header is read now); `None` when absent or damaged.
+    pub fn get_lazy(&self, key: &str) -> Option<TokenMatrix> {
+        use std::io::Read as _;
+        let path = self.path(key);
+        let mut file = std::fs::File::open(&path).ok()?;
+        let mut header = [0u8; HEADER];
+        file.read_exact(&mut header).ok()?;
+        let (rows, cols) = parse_header(&header)?;
+        let len = file.metadata().ok()?.len();
+        (len == (HEADER + rows.checked_mul(cols)?.checked_mul(2)?) as u64 && rows > 0 && cols > 0)
+            .then(|| TokenMatrix {
+                values: Values::Cached(path.into()),
+                rows,
+                cols,
+            })
+    }
+
     /// Stores tokens under `key` (temporary file + rename, so readers never see half an entry).
     pub fn put(&self, key: &str, tokens: &TokenMatrix) -> Result<(), CacheError> {
         let path = self.path(key);
@@ -179,21 +243,34 @@ impl TokenCache {
             path: path.clone(),
             source,
         };
+        if let Values::Cached(at) = &tokens.values
+            && **at == *path
+        {
+            return Ok(()); // already this entry
+        }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut bytes = Vec::with_capacity(HEADER + tokens.bytes());
+        let values = tokens.to_f16()?;
+        let mut bytes = Vec::with_capacity(HEADER + values.len() * 2);
         bytes.extend_from_slice(MAGIC);
         for v in [FORMAT_VERSION, tokens.rows as u32, tokens.cols as u32] {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
-        for v in tokens.values.iter() {
+        for v in values.iter() {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
     }
+}
+
+/// Rows and columns from an entry's header; `None` unless it is ours, in this version.
+fn parse_header(header: &[u8]) -> Option<(usize, usize)> {
+    let word = |i: usize| Some(u32::from_le_bytes(header.get(i..i + 4)?.try_into().ok()?));
+    (header.get(..4)? == MAGIC && word(4)? == FORMAT_VERSION)
+        .then_some((word(8)? as usize, word(12)? as usize))
 }
 
 #[cfg(test)]
@@ -210,9 +287,21 @@ mod tests {
         assert!(cache.get(&key).is_none());
         let tokens = TokenMatrix::from_f32(3, 2, &[0.5, -1.0, 2.0, 0.25, 0.0, 7.0]).unwrap();
         cache.put(&key, &tokens).unwrap();
-        assert_eq!(cache.get(&key), Some(tokens));
+        assert_eq!(cache.get(&key), Some(tokens.clone()));
+        // Read lazily: nothing held, the same values when a batch asks.
+        let lazy = cache.get_lazy(&key).unwrap();
+        assert!(lazy.is_cached() && lazy.bytes() == 0);
+        assert_eq!((lazy.rows(), lazy.cols()), (3, 2));
+        assert_eq!(lazy, tokens);
+        let mut out = [0f32; 6];
+        lazy.write_f32(&mut out).unwrap();
+        assert_eq!(out, [0.5, -1.0, 2.0, 0.25, 0.0, 7.0]);
         std::fs::write(cache.path(&key), b"FLTK\x01\0\0\0garbage").unwrap();
         assert!(cache.get(&key).is_none());
+        assert!(cache.get_lazy(&key).is_none());
+        // An entry damaged after it was checked fails the batch with the file's name.
+        let err = lazy.write_f32(&mut out).unwrap_err().to_string();
+        assert!(err.contains(".fltk"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

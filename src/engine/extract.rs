@@ -188,7 +188,7 @@ impl Extractor {
         let mut missing = Vec::new();
         for (j, input) in inputs.iter().enumerate() {
             let key = TokenCache::key(&input.key_bytes());
-            match cache.get(&key) {
+            match held(&cache, &key) {
                 Some(tokens) if tokens.cols() == backbone.token_dim() => {
                     out.push(Some(tokens));
                     report.cached[m] += 1;
@@ -212,9 +212,13 @@ impl Extractor {
             let computed = run.tokens(&wanted, &self.device)?;
             for ((j, key), tokens) in missing.iter().zip(computed) {
                 // A cache that cannot be written only costs time on the next run.
-                if let Err(e) = cache.put(key, &tokens) {
-                    log::warn!("{e}");
-                }
+                let tokens = match cache.put(key, &tokens) {
+                    Ok(()) => held(&cache, key).unwrap_or(tokens),
+                    Err(e) => {
+                        log::warn!("{e}");
+                        tokens
+                    }
+                };
                 out[*j] = Some(tokens);
                 report.computed[m] += 1;
             }
@@ -443,6 +447,20 @@ impl Runner {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Entries at least this large stay in the cache and are read per batch; smaller ones are held.
+const HOLD_BELOW_BYTES: usize = 32 << 10;
+
+/// A cache entry as a sample keeps it: large ones (image maps) read when a batch needs them, so
+/// a 25 000-image dataset does not hold 3 GB of tokens; small ones in memory.
+fn held(cache: &TokenCache, key: &str) -> Option<TokenMatrix> {
+    let lazy = cache.get_lazy(key)?;
+    if lazy.rows() * lazy.cols() * 2 >= HOLD_BELOW_BYTES {
+        Some(lazy)
+    } else {
+        cache.get(key)
     }
 }
 

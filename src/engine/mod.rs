@@ -347,7 +347,8 @@ fn backbone_tokens(
     let mut mask = vec![0f32; b * len];
     for (i, tokens) in rows.iter().enumerate() {
         if let Some(t) = tokens {
-            t.write_f32(&mut values[i * len * cols..(i * len + t.rows()) * cols]);
+            t.write_f32(&mut values[i * len * cols..(i * len + t.rows()) * cols])
+                .map_err(|e| EngineError::Data(e.to_string()))?;
             mask[i * len..i * len + t.rows()].fill(1.0);
         }
     }

@@ -161,3 +161,53 @@ fn robustness_of_a_pretrained_modality_keeps_only_the_corruptions_its_backbone_w
     );
     assert!(err.contains("image-missing"), "{err}");
 }
+
+/// Peak resident memory of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[test]
+#[ignore = "a measurement (writes 3 GB of token cache, about a minute): run by hand with --ignored --nocapture"]
+fn measure_peak_memory_training_25000_images_on_cached_backbone_tokens() {
+    use fusionlab::data::tokens::TokenCache;
+    let samples = 25_000;
+    let mut data = synthetic(&format!(
+        "synthetic:redundant?samples={samples}&text_missing=1&audio_missing=1"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = TokenCache::new(dir.path(), "measure");
+    let cols = Backbone::EfficientNetLite0.token_dim();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    for (i, s) in data.samples.iter_mut().enumerate() {
+        let values: Vec<f32> = (0..49 * cols)
+            .map(|k| rng.random_range(-1.0..1.0) + if k % cols == s.label { 1.0 } else { 0.0 })
+            .collect();
+        let key = TokenCache::key(&i.to_le_bytes());
+        cache
+            .put(&key, &TokenMatrix::from_f32(49, cols, &values).unwrap())
+            .unwrap();
+        s.backbone = BackboneTokens([cache.get_lazy(&key), None, None]);
+    }
+    let before = peak_rss_mb();
+    let mut cfg = tiny(FusionKind::Attention, 1);
+    cfg.batch_size = 64;
+    cfg.backbones = Backbones {
+        image: Some(Backbone::EfficientNetLite0),
+        ..Backbones::default()
+    };
+    let started = std::time::Instant::now();
+    let out = train(&data, &cfg, &Device::Cpu, &Recorder::default()).unwrap();
+    println!(
+        "{samples} images, tokens read from the cache per batch: peak RSS {before:.0} MB before training, {:.0} MB after one epoch ({:.1} s, val acc {:.3})",
+        peak_rss_mb(),
+        started.elapsed().as_secs_f32(),
+        out.val.map_or(0.0, |v| v.metrics.accuracy)
+    );
+}
