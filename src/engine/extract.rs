@@ -87,6 +87,11 @@ impl Extractor {
         }
     }
 
+    /// Uses another cache root from now on (the loaded backbones stay loaded).
+    pub fn set_cache_root(&mut self, root: PathBuf) {
+        self.options.cache_root = root;
+    }
+
     /// Gives every sample of a dataset the tokens of each modality that has a backbone in
     /// `backbones`. Samples already holding tokens are left alone. `Ok(None)` when cancelled.
     pub fn dataset(

@@ -192,3 +192,92 @@ fn a_wrong_encoder_name_is_refused_with_the_choices() {
         "{stderr}"
     );
 }
+
+struct Quiet;
+
+impl fusionlab::engine::extract::ExtractObserver for Quiet {
+    fn progress(&self, _: usize, _: usize) {}
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl fusionlab::engine::TrainObserver for Quiet {
+    fn progress(&self, _: &fusionlab::engine::Progress) {}
+    fn epoch(&self, _: &fusionlab::engine::EpochReport) {}
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+#[ignore = "a measurement (one-sample predict latency with the three backbones): run by hand with --ignored --nocapture"]
+fn measure_one_sample_predict_with_three_backbones() {
+    use fusionlab::data::{LoadOptions, Quiet as QuietLoad, load_dataset};
+    use fusionlab::engine::extract::{ExtractOptions, Extractor};
+    use fusionlab::engine::{
+        AudioInput, ImageInput, RawInput, TrainConfig, predict, prepare_input, train,
+    };
+    use fusionlab::model::Backbones;
+    use fusionlab::model::device::DeviceChoice;
+    use fusionlab::model::pretrained::store::Store;
+
+    let test = "measure_one_sample_predict_with_three_backbones";
+    if Backbone::ALL
+        .into_iter()
+        .any(|b| backbone(b, test).is_none())
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    folder_dataset(&data_dir);
+    let spec = data_dir.display().to_string().parse().unwrap();
+    let mut data = load_dataset(&spec, &LoadOptions::default(), &QuietLoad).unwrap();
+    let options = |cache: &Path| ExtractOptions {
+        store: Store::from_env(),
+        cache_root: cache.to_path_buf(),
+    };
+    let device = candle_core::Device::Cpu;
+    let mut extractor = Extractor::new(options(&tmp.path().join("cache")), device.clone());
+    extractor
+        .dataset(&mut data, &Backbones::all(), &Quiet)
+        .unwrap();
+    // Measured from a cold start: a new extractor loads the backbones on its first input.
+    let mut extractor = Extractor::new(options(&tmp.path().join("cache")), device.clone());
+    let cfg = TrainConfig {
+        epochs: 3,
+        embed_dim: 16,
+        patience: 0,
+        device: DeviceChoice::Cpu,
+        backbones: Backbones::all(),
+        ..TrainConfig::default()
+    };
+    let model = train(&data, &cfg, &device, &Quiet).unwrap().model;
+    let raw = |text: &str| RawInput {
+        image: Some(ImageInput::File(fixture("coffee.png"))),
+        text: Some(text.to_owned()),
+        audio: Some(AudioInput::File(fixture("hello.wav"))),
+    };
+    let mut times = Vec::new();
+    for i in 0..6 {
+        // A fresh cache each time: every backbone runs, as for an input never seen before. The
+        // first call also loads the three backbones.
+        extractor.set_cache_root(tmp.path().join(format!("fresh{i}")));
+        let input = raw(&format!("a cup of hot coffee number {i}"));
+        let started = std::time::Instant::now();
+        let mut sample = prepare_input(&input, &model.card.features).unwrap();
+        extractor
+            .input(&input, &mut sample, &Backbones::all())
+            .unwrap();
+        let p = predict(&model, &sample, &device).unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(p.attention[0].len(), 49);
+    }
+    println!(
+        "one-sample predict, three backbones, explanations: first {:.0} ms (loads the backbones), then {:?} ms",
+        times[0],
+        times[1..].iter().map(|t| t.round()).collect::<Vec<_>>()
+    );
+}
