@@ -3,6 +3,7 @@
 //! `pretrained` lists and installs the frozen backbones.
 
 mod model;
+mod options;
 mod pretrained;
 mod render;
 mod robustness;

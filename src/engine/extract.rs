@@ -107,7 +107,7 @@ impl Extractor {
             .filter(|&m| backbones.get(m).is_some())
             .map(|m| {
                 let wanted = (0..samples.len())
-                    .filter(|&i| has_input(&samples[i], m) && samples[i].backbone.get(m).is_none())
+                    .filter(|&i| samples[i].presence().0[m] && samples[i].backbone.get(m).is_none())
                     .collect();
                 (m, wanted)
             })
@@ -156,7 +156,7 @@ impl Extractor {
             let Some(backbone) = backbones.get(m) else {
                 continue;
             };
-            if !has_input(sample, m) {
+            if !sample.presence().0[m] {
                 continue;
             }
             let input = Input::raw(raw, m)?;
@@ -235,14 +235,6 @@ impl Extractor {
                 })
             })
             .collect()
-    }
-}
-
-fn has_input(sample: &Sample, m: usize) -> bool {
-    match m {
-        0 => sample.image.is_some(),
-        1 => sample.text.is_some(),
-        _ => sample.audio.is_some(),
     }
 }
 

@@ -121,14 +121,9 @@ impl Store {
     /// Whether the backbone's pinned package version is installed, and its size.
     pub fn state(&self, backbone: Backbone) -> State {
         match self.source(backbone) {
-            Some(source)
-                if source == Source::of(&backbone.spec())
-                    || same_package(&source, &backbone.spec()) =>
-            {
-                State::Installed {
-                    bytes: folder_bytes(&self.dir(backbone)),
-                }
-            }
+            Some(source) if same_package(&source, &backbone.spec()) => State::Installed {
+                bytes: folder_bytes(&self.dir(backbone)),
+            },
             _ => State::NotInstalled,
         }
     }
@@ -256,7 +251,7 @@ fn name_in_wheel(error: PretrainedError, src: &Path, wheel: &Path, spec: &Spec) 
     }
 }
 
-/// A source.json written by another fusionlab version for the same pinned package still counts.
+/// Whether a source.json is for the pinned package (one written by another fusionlab version counts).
 fn same_package(source: &Source, spec: &Spec) -> bool {
     source.backbone == spec.backbone
         && source.package == spec.package
