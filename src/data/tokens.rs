@@ -63,19 +63,16 @@ impl TokenMatrix {
         match &self.values {
             Values::Memory(v) => Ok(v.clone()),
             Values::Cached(path) => {
-                let bytes = std::fs::read(path).map_err(|source| CacheError::Io {
+                let bytes = std::fs::read(path).map_err(|source| CacheError::Unreadable {
                     path: path.to_path_buf(),
-                    source,
+                    reason: source.to_string(),
                 })?;
                 let body = bytes
                     .get(HEADER..)
                     .filter(|b| b.len() == self.rows * self.cols * 2)
-                    .ok_or_else(|| CacheError::Io {
+                    .ok_or_else(|| CacheError::Unreadable {
                         path: path.to_path_buf(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "the entry changed since it was checked",
-                        ),
+                        reason: "it changed since it was checked".into(),
                     })?;
                 Ok(body
                     .chunks_exact(2)
@@ -142,6 +139,17 @@ const HEADER: usize = 16;
 /// What went wrong reading or writing the token cache.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    /// An entry a sample refers to can no longer be read.
+    #[error(
+        "token cache entry {} cannot be read ({reason}); delete it, or the whole cache folder, and run again: the tokens are computed again from the inputs",
+        path.display()
+    )]
+    Unreadable {
+        /// The entry.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The file system refused.
     #[error("token cache {}: {source}", path.display())]
     Io {
