@@ -43,7 +43,10 @@ test: deps-test ## Build and run the whole suite, headless; lists what could not
 	@$(PRETRAINED_INSTALL)
 	RAYON_NUM_THREADS=1 FUSIONLAB_MONKEY_SEEDS=$(MONKEY_SEEDS) FUSIONLAB_SKIP_LOG='$(SKIP_LOG)' bash .ci/test.sh bash .ci/with-virtual-mic.sh $(XVFB) $(CARGO) test --release --locked --no-fail-fast
 
-bench: deps-run ## Criterion benchmarks, then the PyTorch reference side by side (installs torch into target/bench/venv)
+bench: deps-run ## Benchmarks and accuracy studies, then the PyTorch/onnxruntime references side by side (installs them into target/bench/venv)
+	$(CARGO) build --release --locked --bin fusionlab
+	@$(PRETRAINED_INSTALL)
+	bash .ci/bench-data.sh
 	$(CARGO) bench --locked --benches
 	bash benches/reference/run.sh
 

@@ -21,7 +21,7 @@ use candle_core::{D, Device, Var};
 use candle_nn::{AdamW, Optimizer as _, ParamsAdamW};
 #[path = "common/timings.rs"]
 mod timings;
-use timings::Timings;
+use timings::{Timings, output_dir, threads, unwrap_or_die};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use fusionlab::data::{Dataset, DatasetSpec, LoadOptions, Quiet, Sample, Split, load_dataset};
@@ -92,16 +92,6 @@ fn train_step(
     let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
     std::hint::black_box(predicted);
     Ok(loss_value)
-}
-
-fn unwrap_or_die<T>(r: Result<T>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("benchmark setup failed: {e:#}");
-            std::process::exit(1);
-        }
-    }
 }
 
 const TRAIN_SAMPLES: usize = 10;
@@ -339,25 +329,6 @@ fn bench_all(c: &mut Criterion, s: &Setup) -> Result<Results> {
         text_lengths,
         batch_text_len,
     })
-}
-
-/// Threads candle's CPU kernels use: its barrier pool reads `CANDLE_NUM_THREADS`, then
-/// `RAYON_NUM_THREADS`, then the core count (as `candle_core::utils::get_num_threads`).
-fn threads() -> usize {
-    std::env::var("CANDLE_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(candle_core::utils::get_num_threads)
-}
-
-fn output_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-            PathBuf::from,
-        )
-        .join("bench")
 }
 
 fn write_json(s: &Setup, r: &Results) -> Result<PathBuf> {

@@ -11,12 +11,11 @@
 //! `benches/reference/tsne_sklearn.py`, which runs scikit-learn's Barnes–Hut t-SNE on the same
 //! data and prints the ratio.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[path = "common/timings.rs"]
 mod timings;
-use timings::Timings;
+use timings::{Timings, output_dir};
 
 use criterion::{Criterion, SamplingMode};
 use fusionlab::viz::knn::knn_all;
@@ -67,15 +66,6 @@ fn pca_data() -> Vec<f32> {
         }
     }
     data
-}
-
-fn output_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-            PathBuf::from,
-        )
-        .join("bench")
 }
 
 /// Share of points whose nearest neighbour in the 2-D layout is from their own cluster.

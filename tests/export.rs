@@ -151,6 +151,8 @@ fn a_prediction_report_and_a_png_read_back() {
         attention: [vec![0.5, 0.5], Vec::new(), vec![1.0]],
         image_grid: 1,
         frame_ms: 40.0,
+        frame_offset_ms: 0.0,
+        spectrogram_ms: 20.0,
         spectrogram: vec![1.0; 4],
         mel_bins: 2,
         embeddings: Default::default(),

@@ -39,3 +39,53 @@ impl Timings {
         Some((median, n))
     }
 }
+
+/// Threads candle uses (`CANDLE_NUM_THREADS`, else its default).
+#[allow(dead_code)] // not every benchmark reports it
+pub fn threads() -> usize {
+    std::env::var("CANDLE_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(candle_core::utils::get_num_threads)
+}
+
+/// `target/bench` (or `$CARGO_TARGET_DIR/bench`), where the benchmarks write their JSON.
+pub fn output_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+            std::path::PathBuf::from,
+        )
+        .join("bench")
+}
+
+/// The value, or the error printed and exit status 1.
+#[allow(dead_code)] // not every benchmark has a fallible set-up
+pub fn unwrap_or_die<T>(r: anyhow::Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("benchmark setup failed: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Writes `json` to `target/bench/<file>` and says where (or why not).
+#[allow(dead_code)] // not every benchmark writes JSON this way
+pub fn write_json(file: &str, json: &serde_json::Value) {
+    let path = output_dir().join(file);
+    let written = std::fs::create_dir_all(output_dir())
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            Ok(std::fs::write(
+                &path,
+                serde_json::to_string_pretty(json)? + "\n",
+            )?)
+        });
+    match written {
+        Ok(()) => println!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e:#}", path.display()),
+    }
+}

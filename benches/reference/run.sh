@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# PyTorch reference benchmark: the same network and training step as `cargo bench --bench train`,
-# then a side-by-side table (benches/reference/compare.py).
+# Reference benchmarks: the same network and training step as `cargo bench --bench train` in
+# PyTorch, then a side-by-side table (benches/reference/compare.py); the three frozen backbones
+# in PyTorch / onnxruntime beside `cargo bench --bench pretrained` (benches/reference/pretrained.py).
 #
-#   cargo bench --locked --bench train    # writes target/bench/rust.json
-#   bash benches/reference/run.sh         # writes target/bench/torch.json and compares
+#   cargo bench --locked --bench train --bench pretrained   # target/bench/{rust,pretrained}.json
+#   bash benches/reference/run.sh                           # the references, and the ratios
 #
 # Needs only python3 (with venv). Installs torch into target/bench/venv on first use. When torch
 # cannot be installed (no network, no venv module), it says so and exits 0, so `make bench` does
 # not fail because of it. Extra arguments go to bench.py (e.g. --quick, --gru loop, --threads N).
-# PYTHON=/path/to/python3 picks the interpreter; TORCH_INDEX_URL overrides the CPU-wheel index.
+# PYTHON=/path/to/python3 picks the interpreter; pip uses its own configured index.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,7 +18,6 @@ here=benches/reference
 out=target/bench
 venv="$out/venv"
 python=${PYTHON:-python3}
-cpu_index=${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}
 
 skip() {
     echo "run.sh: $*" >&2
@@ -40,15 +40,8 @@ vpy="$venv/bin/python"
 stamp="$venv/.requirements"
 want="$(cat "$here/requirements.txt")"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$vpy" -c "import torch" >/dev/null 2>&1; then
-    torch_req="$(grep -E '^torch([=<>~ ]|$)' "$here/requirements.txt" | head -n 1)"
     pip=("$vpy" -m pip install --disable-pip-version-check --retries 2 --timeout 60)
-    # The CPU-only wheel is ~200 MB instead of several GB of CUDA libraries: use it when that
-    # index answers. Otherwise the plain PyPI wheel below is used.
-    if [ -n "$torch_req" ] && "$vpy" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + '/torch/', timeout=5)" "$cpu_index" >/dev/null 2>&1; then
-        echo "run.sh: installing $torch_req (CPU-only build)"
-        "${pip[@]}" --index-url "$cpu_index" "$torch_req" || echo "run.sh: CPU-only build failed; trying PyPI"
-    fi
-    echo "run.sh: installing $here/requirements.txt into $venv (first time only; PyPI's torch wheel is large)"
+    echo "run.sh: installing $here/requirements.txt into $venv (first time only; the torch wheel is large)"
     if ! "${pip[@]}" -r "$here/requirements.txt"; then
         skip "could not install torch (no network?)"
     fi
@@ -63,6 +56,8 @@ fi
 if [ -f "$out/rust.json" ]; then
     "$vpy" "$here/compare.py"
 fi
+# The frozen backbones against PyTorch / onnxruntime on their original files.
+"$vpy" "$here/pretrained.py" || echo "run.sh: the backbone comparison failed (see above)"
 # t-SNE against scikit-learn on the data `cargo bench --bench viz` wrote.
 if [ -f "$out/tsne_10k_x64.f32" ]; then
     "$vpy" "$here/tsne_sklearn.py" || echo "run.sh: the scikit-learn t-SNE comparison failed (see above)"

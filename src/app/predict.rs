@@ -265,10 +265,16 @@ impl PredictView {
             let (bar_rect, _) =
                 ui.allocate_exact_size(egui::vec2(rect.width(), 26.0), egui::Sense::hover());
             let painter = ui.painter_at(bar_rect);
-            let w = bar_rect.width() / att.len() as f32;
+            // Bars stand where their stretch of the clip is under the spectrogram (frames of a
+            // backbone may lie partly in the silence around the clip and are cut at the edges).
+            let ms = match p.spectrogram_ms > 0.0 {
+                true => p.spectrogram_ms,
+                false => att.len() as f32 * p.frame_ms,
+            };
+            let w = bar_rect.width() * p.frame_ms / ms.max(1.0);
             for (k, &a) in att.iter().enumerate() {
                 let h = bar_rect.height() * a / max;
-                let x = bar_rect.left() + k as f32 * w;
+                let x = bar_rect.left() + bar_rect.width() * p.frame_span_ms(k).0 / ms.max(1.0);
                 painter.rect_filled(
                     egui::Rect::from_min_max(
                         egui::pos2(x + 0.5, bar_rect.bottom() - h),
@@ -283,12 +289,13 @@ impl PredictView {
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .map_or(0, |(k, _)| k);
+            let (start, end) = p.frame_span_ms(best);
             ui.small(format!(
                 "frame weights ({} × {:.0} ms); most attended: {:.2}–{:.2} s",
                 att.len(),
                 p.frame_ms,
-                best as f32 * p.frame_ms / 1000.0,
-                (best + 1) as f32 * p.frame_ms / 1000.0
+                start.max(0.0) / 1000.0,
+                end.max(0.0) / 1000.0
             ));
         }
         response.on_hover_text("Log-mel spectrogram (low pitches at the bottom) and, below it, how much the audio encoder attended to each time frame.");

@@ -163,11 +163,8 @@ pub fn render_prediction(p: &Prediction) -> String {
             .iter()
             .take(5)
             .map(|&(i, w)| {
-                format!(
-                    "{:.0}–{:.0} ms ({w:.2})",
-                    i as f32 * p.frame_ms,
-                    (i + 1) as f32 * p.frame_ms
-                )
+                let (start, end) = p.frame_span_ms(i);
+                format!("{start:.0}–{end:.0} ms ({w:.2})")
             })
             .collect();
         let _ = writeln!(out, "top frames  {}", top.join(", "));

@@ -307,6 +307,12 @@ pub struct Prediction {
     pub image_grid: usize,
     /// Milliseconds of audio per frame of the audio attention.
     pub frame_ms: f32,
+    /// Clip time (ms) where frame 0 of the audio attention starts; see [`Prediction::frame_span_ms`].
+    #[serde(default)]
+    pub frame_offset_ms: f32,
+    /// Milliseconds of audio `spectrogram` shows.
+    #[serde(default, skip_serializing)]
+    pub spectrogram_ms: f32,
     /// The log-mel spectrogram the model heard (`mel_bins × frames`, mel-major); empty without
     /// audio. Not in the JSON output.
     #[serde(default, skip_serializing)]
@@ -320,6 +326,15 @@ pub struct Prediction {
     /// The fused embedding.
     #[serde(default, skip_serializing)]
     pub fused: Vec<f32>,
+}
+
+impl Prediction {
+    /// The stretch of the clip (ms) that frame `k` of the audio attention stands for: the hop
+    /// around its window's centre. Negative times lie in the silence put before the clip.
+    pub fn frame_span_ms(&self, k: usize) -> (f32, f32) {
+        let start = self.frame_offset_ms + k as f32 * self.frame_ms;
+        (start, start + self.frame_ms)
+    }
 }
 
 /// Predict one prepared sample.
@@ -360,6 +375,11 @@ pub fn predict(
     });
     let hop = loaded.card.features.audio.hop_ms;
     let image_tokens = r.attention[0].len();
+    let frame_ms = match cfg.backbones.audio {
+        // A window every 8 mel frames of 10 ms.
+        Some(_) => crate::model::pretrained::speech::WINDOW_HOP as f32 * 10.0,
+        None => hop * 4.0,
+    };
     Ok(Prediction {
         classes: loaded.card.classes.clone(),
         predicted: r.predicted,
@@ -374,10 +394,14 @@ pub fn predict(
             Some(_) => (image_tokens as f64).sqrt().round() as usize,
             None => cfg.image_size / 4,
         },
-        frame_ms: match cfg.backbones.audio {
-            Some(_) => crate::model::pretrained::speech::WINDOW_HOP as f32 * 10.0,
-            None => hop * 4.0,
+        frame_ms,
+        frame_offset_ms: match cfg.backbones.audio {
+            Some(_) => crate::model::pretrained::speech::FIRST_WINDOW_CENTRE_MS - frame_ms / 2.0,
+            None => 0.0,
         },
+        spectrogram_ms: sample.audio.as_ref().map_or(0.0, |a| {
+            a.len() as f32 / loaded.card.features.audio.n_mels.max(1) as f32 * hop
+        }),
         spectrogram: sample.audio.clone().unwrap_or_default(),
         mel_bins: loaded.card.features.audio.n_mels,
         embeddings: std::array::from_fn(|m| {

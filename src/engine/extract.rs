@@ -65,7 +65,12 @@ pub fn variant(backbone: Backbone) -> String {
     match backbone {
         Backbone::EfficientNetLite0 => format!("{backbone}-{}px", efficientnet::INPUT_SIZE),
         Backbone::MiniLm => format!("{backbone}-{}tok", minilm::MAX_TOKENS),
-        Backbone::SpeechEmbedding => format!("{backbone}-{}hz", speech::SAMPLE_RATE),
+        // `lead500ms`: entries made before the lead-in silence (speech::LEAD_SAMPLES) differ.
+        Backbone::SpeechEmbedding => format!(
+            "{backbone}-{}hz-lead{}ms",
+            speech::SAMPLE_RATE,
+            speech::LEAD_SAMPLES as u32 * 1000 / speech::SAMPLE_RATE
+        ),
     }
 }
 
@@ -431,12 +436,7 @@ impl Runner {
                 .iter()
                 .map(|x| match x {
                     Input::Audio(samples) => {
-                        let mut padded = samples.clone();
-                        if padded.len() < speech::MIN_SAMPLES {
-                            padded.resize(speech::MIN_SAMPLES, 0.0);
-                        }
-                        let len = padded.len();
-                        let t = Tensor::from_vec(padded, (1, len), device)?;
+                        let t = Tensor::from_slice(samples, (1, samples.len()), device)?;
                         let emb = net.embed(&t)?;
                         Ok(rows(&emb)?.remove(0))
                     }

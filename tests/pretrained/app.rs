@@ -75,5 +75,8 @@ fn pretrained_encoders_picked_in_training_train_and_the_predict_panel_explains_t
     );
     assert_eq!(p.attention[1].len(), p.words.len());
     assert_eq!(p.frame_ms, 80.0);
+    // Window 0 is centred 109 ms before the clip starts (0.5 s of silence is put before it).
+    assert_eq!(p.frame_span_ms(0), (-149.0, -69.0));
+    assert_eq!(p.frame_span_ms(2).0, 11.0);
     h.get_by_label_contains("× 80 ms");
 }

@@ -1,8 +1,6 @@
 //! The speech-embedding backbone against onnxruntime running the original ONNX graphs
 //! (`tests/fixtures/pretrained/speech_reference.json`, from `python/reference/speech.py`).
 
-use std::time::Instant;
-
 use candle_core::{Device, Tensor};
 use fusionlab::data::audio::read_wav;
 use fusionlab::model::pretrained::speech::{self, SpeechEmbedding, TOKEN_DIM};
@@ -177,36 +175,5 @@ fn convert_rejects_garbage_and_truncated_onnx() {
             Err(other) => panic!("expected a format error, got {other}"),
             Ok(()) => panic!("garbage converted"),
         }
-    }
-}
-
-/// Throughput of the native pipeline on 1 s clips; no assert, run with
-/// `RAYON_NUM_THREADS=2 cargo test --release --test pretrained speech_throughput -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, not a test"]
-fn speech_throughput() {
-    let Some(model) = model("speech_throughput") else {
-        return;
-    };
-    for batch in [1usize, 32] {
-        let samples: Vec<f32> = (0..batch * 16_000)
-            .map(|i| 0.3 * ((i % 16_000) as f32 * 0.07).sin())
-            .collect();
-        let x = Tensor::from_vec(samples, (batch, 16_000), &Device::Cpu).unwrap();
-        model.embed(&x).unwrap();
-        let runs = if batch == 1 { 20 } else { 3 };
-        let start = Instant::now();
-        for _ in 0..runs {
-            model.embed(&x).unwrap();
-        }
-        let per_clip = start.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-        let start = Instant::now();
-        for _ in 0..runs {
-            model.melspectrogram(&x).unwrap();
-        }
-        let mel = start.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-        eprintln!(
-            "candle: batch {batch}: {per_clip:.2} ms per 1 s clip ({mel:.2} ms of it the mel)"
-        );
     }
 }

@@ -104,6 +104,28 @@ fn efficientnet_features_are_a_7x7_map() {
         min >= 0.0 && max <= 6.0 && max > 0.0,
         "ReLU6 range: {min}..{max}"
     );
+    // A batch (run in slices on the CPU) gives every image its own map.
+    let batch = Tensor::cat(
+        &[
+            input("efficientnet_chelsea_224.png"),
+            input("efficientnet_coffee_224.png"),
+            input("efficientnet_chelsea_224.png"),
+        ],
+        0,
+    )
+    .unwrap();
+    let maps = model.features(&batch).unwrap();
+    assert_eq!(maps.dims(), [3, FEATURE_DIM, 7, 7]);
+    let one = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let diff = one(maps.get(1).unwrap())
+        .iter()
+        .zip(one(features))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        diff < 1e-4,
+        "batch item 1 differs from the single image by {diff}"
+    );
 }
 
 #[test]
@@ -132,25 +154,4 @@ fn efficientnet_rejects_a_damaged_checkpoint() {
         }
     }
     assert!(!out.join(efficientnet::WEIGHTS_FILE).exists());
-}
-
-/// Time per image at batch 1 and 32 (no asserts): `cargo test --release --test pretrained image
-/// -- --ignored --nocapture`, with `RAYON_NUM_THREADS` set to compare with the reference's
-/// `--bench THREADS`.
-#[test]
-#[ignore = "timing, run by hand"]
-fn efficientnet_forward_timing() {
-    let Some(model) = model("efficientnet_forward_timing") else {
-        return;
-    };
-    for (batch, runs) in [(1, 20), (32, 3)] {
-        let x = Tensor::randn(0f32, 1f32, (batch, 3, 224, 224), &Device::Cpu).unwrap();
-        model.logits(&x).unwrap();
-        let start = std::time::Instant::now();
-        for _ in 0..runs {
-            model.logits(&x).unwrap();
-        }
-        let per_image = start.elapsed().as_secs_f64() * 1e3 / (runs * batch) as f64;
-        eprintln!("candle, batch {batch}: {per_image:.2} ms per image");
-    }
 }

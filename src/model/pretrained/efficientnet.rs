@@ -165,6 +165,14 @@ impl ConvBn {
 
     /// Bias, then ReLU6 when asked.
     fn finish(&self, y: Tensor) -> Result<Tensor> {
+        if y.device().is_cpu() {
+            let y = y.contiguous()?;
+            y.inplace_op1(&BiasAct {
+                bias: self.bias.flatten_all()?.to_vec1()?,
+                relu6: self.relu6,
+            })?;
+            return Ok(y);
+        }
         let y = y.broadcast_add(&self.bias)?;
         if self.relu6 {
             y.clamp(0f32, 6f32)
@@ -260,6 +268,14 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
             .enumerate()
             .for_each(|(plane, (dst, src))| {
                 let taps = &self.taps[(plane % c) * k * k..][..k * k];
+                // Per tap column, the output columns whose input column is inside the map.
+                let spans: Vec<(usize, usize)> = (0..k)
+                    .map(|kx| {
+                        let first = self.pad.1.saturating_sub(kx).div_ceil(s);
+                        let end = (w + self.pad.1).saturating_sub(kx).div_ceil(s).min(wo);
+                        (first, end.max(first))
+                    })
+                    .collect();
                 for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
                     for ky in 0..k {
                         // Input row oy·s + ky − top, skipped when it falls in the padding.
@@ -268,12 +284,21 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
                             continue;
                         };
                         let row = &src[iy * w..][..w];
-                        for (kx, &tap) in taps[ky * k..][..k].iter().enumerate() {
-                            for (ox, d) in drow.iter_mut().enumerate() {
-                                if let Some(&v) = (ox * s + kx)
-                                    .checked_sub(self.pad.1)
-                                    .and_then(|ix| row.get(ix))
-                                {
+                        for (kx, (&tap, &(first, end))) in
+                            taps[ky * k..][..k].iter().zip(&spans).enumerate()
+                        {
+                            if first >= end {
+                                continue;
+                            }
+                            // Input column of output column `first`.
+                            let ix = first * s + kx - self.pad.1;
+                            let out = &mut drow[first..end];
+                            if s == 1 {
+                                for (d, &v) in out.iter_mut().zip(&row[ix..]) {
+                                    *d += tap * v;
+                                }
+                            } else {
+                                for (d, &v) in out.iter_mut().zip(row[ix..].iter().step_by(s)) {
                                     *d += tap * v;
                                 }
                             }
@@ -282,6 +307,51 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
                 }
             });
         Ok((candle_core::CpuStorage::F32(out), (b, c, ho, wo).into()))
+    }
+}
+
+/// Per-channel bias then (optionally) ReLU6 in one pass over a fresh `B × C × H × W` output, for
+/// the CPU: a broadcast add and a clamp are three passes and two allocations.
+struct BiasAct {
+    bias: Vec<f32>,
+    relu6: bool,
+}
+
+impl candle_core::InplaceOp1 for BiasAct {
+    fn name(&self) -> &'static str {
+        "efficientnet-bias-act"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("bias-act: expected f32")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("bias-act: output not contiguous")
+        };
+        let (_, c, h, w) = layout.shape().dims4()?;
+        if self.bias.len() != c {
+            candle_core::bail!("bias-act: {} biases for {c} channels", self.bias.len());
+        }
+        data[start..end]
+            .par_chunks_exact_mut(h * w)
+            .enumerate()
+            .for_each(|(plane, values)| {
+                let b = self.bias[plane % c];
+                if self.relu6 {
+                    values
+                        .iter_mut()
+                        .for_each(|v| *v = (*v + b).clamp(0.0, 6.0));
+                } else {
+                    values.iter_mut().for_each(|v| *v += b);
+                }
+            });
+        Ok(())
     }
 }
 
@@ -364,6 +434,10 @@ impl Weights {
     }
 }
 
+/// Images per pass on the CPU: a whole batch's activation maps (150 MB at batch 32 after the
+/// stem) do not fit the caches, so large batches run in slices of this many images.
+const CHUNK: usize = 2;
+
 /// EfficientNet-Lite0 for inference, batch norms folded.
 #[derive(Clone, Debug)]
 pub struct EfficientNetLite0 {
@@ -416,6 +490,18 @@ impl EfficientNetLite0 {
     /// `B × 3 × H × W` (from [`preprocess`]) → the `B × 1280 × H/32 × W/32` map after the head
     /// convolution, its batch norm and ReLU6 (`B × 1280 × 7 × 7` at 224 px).
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let b = x.dim(0)?;
+        if b > CHUNK && x.device().is_cpu() {
+            let parts = (0..b)
+                .step_by(CHUNK)
+                .map(|i| self.features_of(&x.narrow(0, i, CHUNK.min(b - i))?))
+                .collect::<Result<Vec<_>>>()?;
+            return Tensor::cat(&parts, 0);
+        }
+        self.features_of(x)
+    }
+
+    fn features_of(&self, x: &Tensor) -> Result<Tensor> {
         let mut x = self.stem.forward(x)?;
         for block in &self.blocks {
             x = block.forward(&x)?;
