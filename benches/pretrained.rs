@@ -223,6 +223,40 @@ fn avdigits_with_text(avdigits: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Seconds of the fastest of 3 epochs (training + validation) on `data`'s cached tokens, scaled to
+/// 2 700 training samples; and the unscaled seconds with the number of training samples.
+fn epoch_seconds(
+    data: &fusionlab::data::Dataset,
+    backbones: Backbones,
+    device: &Device,
+) -> Result<(f64, (f64, usize))> {
+    let cfg = TrainConfig {
+        epochs: 3,
+        patience: 0,
+        device: DeviceChoice::Cpu,
+        backbones,
+        ..TrainConfig::default()
+    };
+    let outcome = train(data, &cfg, device, &Quiet)?;
+    // The fastest epoch: the first also warms the page cache and the allocator.
+    let epoch = outcome
+        .history
+        .iter()
+        .map(|e| f64::from(e.seconds))
+        .fold(f64::INFINITY, f64::min);
+    let (train_idx, _, _) = fusionlab::engine::split_indices(data, cfg.seed);
+    let per_2700 = epoch * 2700.0 / train_idx.len().max(1) as f64;
+    let modalities = match backbones.image {
+        Some(_) => "image + audio",
+        None => "audio only",
+    };
+    println!(
+        "epoch on cached tokens ({modalities}): {epoch:.2} s for {} training samples (validation included) = {per_2700:.2} s per 2 700",
+        train_idx.len()
+    );
+    Ok((per_2700, (epoch, train_idx.len())))
+}
+
 /// Extraction of all avdigits samples, an epoch on the cached tokens, one-sample predict.
 fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
     let avdigits = manifest_dir().join("../shared/data/avdigits");
@@ -275,27 +309,17 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
         cached.seconds
     );
 
-    let cfg = TrainConfig {
-        epochs: 3,
-        patience: 0,
-        device: DeviceChoice::Cpu,
-        backbones: image_audio,
-        ..TrainConfig::default()
+    let (per_2700, epochs) = epoch_seconds(&data, image_audio, device)?;
+    let mut audio_only = data.clone();
+    for s in &mut audio_only.samples {
+        s.image = None;
+        s.backbone.0[0] = None;
+    }
+    let audio = Backbones {
+        image: None,
+        ..image_audio
     };
-    let outcome = train(&data, &cfg, device, &Quiet)?;
-    // The fastest epoch: the first also warms the page cache and the allocator.
-    let epoch = outcome
-        .history
-        .iter()
-        .map(|e| f64::from(e.seconds))
-        .fold(f64::INFINITY, f64::min);
-    let (train_idx, _, _) = fusionlab::engine::split_indices(&data, cfg.seed);
-    let per_2700 = epoch * 2700.0 / train_idx.len().max(1) as f64;
-    println!(
-        "epoch on cached tokens: {:.2} s for {} training samples (validation included) = {per_2700:.2} s per 2 700",
-        epoch,
-        train_idx.len()
-    );
+    let (audio_per_2700, _) = epoch_seconds(&audio_only, audio, device)?;
 
     // One-sample predict: a model on all three backbones, inputs never seen by the cache.
     let text_dir = tmp.path().join("text");
@@ -347,7 +371,8 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
         "extract_avdigits": {"samples": samples, "seconds": report.seconds,
             "ms_per_sample": 1e3 * f64::from(report.seconds) / samples as f64,
             "cached_seconds": cached.seconds, "bytes_held": report.bytes},
-        "epoch_cached": {"seconds": epoch, "train_samples": train_idx.len(), "seconds_per_2700": per_2700},
+        "epoch_cached": {"seconds": epochs.0, "train_samples": epochs.1, "seconds_per_2700": per_2700,
+            "audio_only_seconds_per_2700": audio_per_2700},
         "predict_three_backbones_ms": {"median": median, "min": times[0], "max": times[times.len() - 1], "runs": times.len()},
         "rss_mb": {"backbones_loaded": rss_loaded, "peak": peak},
     }))
@@ -381,5 +406,20 @@ fn main() {
         "sentences": unwrap_or_die(sentences()),
         "clip": "tests/fixtures/pretrained/seven.wav, first 16000 samples (zero-padded)",
     });
-    write_json("pretrained.json", &json);
+    // A filtered run keeps what the previous one measured and this one did not.
+    let previous: serde_json::Map<String, Value> =
+        std::fs::read_to_string(timings::output_dir().join("pretrained.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+    let mut merged = previous;
+    if let Value::Object(now) = json {
+        for (key, value) in now {
+            let empty = value.is_null() || value.as_object().is_some_and(|o| o.is_empty());
+            if !empty || !merged.contains_key(&key) {
+                merged.insert(key, value);
+            }
+        }
+    }
+    write_json("pretrained.json", &Value::Object(merged));
 }
