@@ -378,6 +378,25 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
     }))
 }
 
+/// `now` laid over `old`, object by object; null or empty values keep what `old` had.
+fn merge(old: &mut Value, now: Value) {
+    match (old, now) {
+        (Value::Object(old), Value::Object(now)) => {
+            for (key, value) in now {
+                match old.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        old.insert(key, value);
+                    }
+                }
+            }
+        }
+        (_, Value::Null) => {}
+        (_, Value::Object(now)) if now.is_empty() => {}
+        (slot, value) => *slot = value,
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     // `cargo test --benches` runs each routine once: skip the long one-off measurements.
@@ -412,14 +431,7 @@ fn main() {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
-    let mut merged = previous;
-    if let Value::Object(now) = json {
-        for (key, value) in now {
-            let empty = value.is_null() || value.as_object().is_some_and(|o| o.is_empty());
-            if !empty || !merged.contains_key(&key) {
-                merged.insert(key, value);
-            }
-        }
-    }
-    write_json("pretrained.json", &Value::Object(merged));
+    let mut merged = Value::Object(previous);
+    merge(&mut merged, json);
+    write_json("pretrained.json", &merged);
 }

@@ -132,7 +132,8 @@ impl ConvBn {
         let (_, _, h, w) = x.dims4()?;
         let (top, bottom) = same_padding(h, self.kernel, self.stride);
         let (left, right) = same_padding(w, self.kernel, self.stride);
-        if self.groups > 1 && x.device().is_cpu() {
+        let cpu_kernel = matches!((self.kernel, self.stride), (3 | 5, 1 | 2));
+        if self.groups > 1 && x.device().is_cpu() && cpu_kernel {
             let op = DepthwiseCpu {
                 taps: self.weight.flatten_all()?.to_vec1()?,
                 kernel: self.kernel,
@@ -223,9 +224,9 @@ impl ConvBn {
     }
 }
 
-/// Depthwise convolution as plain loops over each channel plane, for the CPU: candle's grouped
-/// conv2d runs one convolution per channel and the tap sum copies a full map per tap (together
-/// ~10× slower than this at batch 1 on two cores).
+/// Depthwise convolution as plain loops over each channel plane (3 × 3 and 5 × 5, stride 1 or 2),
+/// for the CPU: candle's grouped conv2d runs one convolution per channel and the tap sum copies a
+/// full map per tap (together ~10× slower than this at batch 1 on two cores).
 struct DepthwiseCpu {
     /// `C × k × k` tap weights.
     taps: Vec<f32>,
@@ -263,48 +264,23 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
         }
         let mut out = vec![0f32; b * c * ho * wo];
         let planes = data[start..end].par_chunks_exact(h * w);
+        type Plane = fn(&[f32], (usize, usize), (usize, usize), &[f32], &mut Vec<f32>, &mut [f32]);
+        let fixed: Option<Plane> = match (k, s) {
+            (3, 1) => Some(plane::<3, 1>),
+            (5, 1) => Some(plane::<5, 1>),
+            (3, 2) => Some(plane::<3, 2>),
+            (5, 2) => Some(plane::<5, 2>),
+            _ => None,
+        };
+        let Some(run) = fixed else {
+            candle_core::bail!("depthwise: no CPU kernel for {k} × {k} at stride {s}")
+        };
         out.par_chunks_exact_mut(ho * wo)
             .zip(planes)
             .enumerate()
-            .for_each(|(plane, (dst, src))| {
-                let taps = &self.taps[(plane % c) * k * k..][..k * k];
-                // Per tap column, the output columns whose input column is inside the map.
-                let spans: Vec<(usize, usize)> = (0..k)
-                    .map(|kx| {
-                        let first = self.pad.1.saturating_sub(kx).div_ceil(s);
-                        let end = (w + self.pad.1).saturating_sub(kx).div_ceil(s).min(wo);
-                        (first, end.max(first))
-                    })
-                    .collect();
-                for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
-                    for ky in 0..k {
-                        // Input row oy·s + ky − top, skipped when it falls in the padding.
-                        let Some(iy) = (oy * s + ky).checked_sub(self.pad.0).filter(|&iy| iy < h)
-                        else {
-                            continue;
-                        };
-                        let row = &src[iy * w..][..w];
-                        for (kx, (&tap, &(first, end))) in
-                            taps[ky * k..][..k].iter().zip(&spans).enumerate()
-                        {
-                            if first >= end {
-                                continue;
-                            }
-                            // Input column of output column `first`.
-                            let ix = first * s + kx - self.pad.1;
-                            let out = &mut drow[first..end];
-                            if s == 1 {
-                                for (d, &v) in out.iter_mut().zip(&row[ix..]) {
-                                    *d += tap * v;
-                                }
-                            } else {
-                                for (d, &v) in out.iter_mut().zip(row[ix..].iter().step_by(s)) {
-                                    *d += tap * v;
-                                }
-                            }
-                        }
-                    }
-                }
+            .for_each_init(Vec::new, |padded, (i, (dst, src))| {
+                let taps = &self.taps[(i % c) * k * k..][..k * k];
+                run(src, (h, w), self.pad, taps, padded, dst);
             });
         Ok((candle_core::CpuStorage::F32(out), (b, c, ho, wo).into()))
     }
@@ -352,6 +328,42 @@ impl candle_core::InplaceOp1 for BiasAct {
                 }
             });
         Ok(())
+    }
+}
+
+/// One plane of a depthwise convolution with a `K × K` kernel at stride `S`: the plane is copied
+/// into a zero-bordered buffer (`padded`, reused), so every output row is `K²` branch-free
+/// multiply-adds that the compiler unrolls.
+fn plane<const K: usize, const S: usize>(
+    src: &[f32],
+    (h, w): (usize, usize),
+    (top, left): (usize, usize),
+    taps: &[f32],
+    padded: &mut Vec<f32>,
+    dst: &mut [f32],
+) {
+    let (ho, wo) = (h.div_ceil(S), w.div_ceil(S));
+    // SAME padding: `top` rows and `left` columns before the map, the rest after it.
+    let (ph, pw) = ((ho - 1) * S + K, (wo - 1) * S + K);
+    padded.clear();
+    padded.resize(ph * pw, 0.0);
+    for (y, row) in src.chunks_exact(w).enumerate() {
+        let at = (y + top) * pw + left;
+        padded[at..at + w].copy_from_slice(row);
+    }
+    for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
+        for ky in 0..K {
+            let prow = &padded[(oy * S + ky) * pw..][..pw];
+            let t: &[f32; K] = taps[ky * K..][..K].try_into().unwrap_or(&[0.0; K]);
+            for (ox, d) in drow.iter_mut().enumerate() {
+                let window = &prow[ox * S..ox * S + K];
+                let mut acc = 0.0;
+                for kx in 0..K {
+                    acc += t[kx] * window[kx];
+                }
+                *d += acc;
+            }
+        }
     }
 }
 
