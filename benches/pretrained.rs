@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use candle_core::{Device, Tensor};
 use criterion::{Criterion, SamplingMode, Throughput};
-use fusionlab::data::{LoadOptions, Quiet as QuietLoad, load_dataset};
 use fusionlab::engine::extract::{ExtractOptions, Extractor};
 use fusionlab::engine::{
     AudioInput, ImageInput, RawInput, TrainConfig, predict, prepare_input, train,
@@ -35,9 +34,9 @@ use fusionlab::model::pretrained::store::{State, Store};
 use fusionlab::model::{Backbone, Backbones};
 use serde_json::{Value, json};
 
-#[path = "common/quiet.rs"]
-mod quiet;
-use quiet::Quiet;
+#[path = "common/pipeline.rs"]
+mod pipeline;
+use pipeline::{Observer, load};
 #[path = "common/timings.rs"]
 mod timings;
 use timings::{Timings, threads, unwrap_or_die, write_json};
@@ -55,18 +54,13 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The bench sentences: the text column of the text-topics set, in file order.
+/// The bench sentences: the first 32 of the text-topics set, in file order.
 fn sentences() -> Result<Vec<String>> {
-    let path = manifest_dir().join("assets/text-topics/manifest.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows.next().unwrap_or_default().split(',').collect();
-    let col = header
+    let data = load(&manifest_dir().join("assets/text-topics/manifest.csv"))?;
+    Ok(data
+        .samples
         .iter()
-        .position(|&h| h == "text")
-        .with_context(|| format!("{}: no text column", path.display()))?;
-    Ok(rows
-        .filter_map(|r| r.split(',').nth(col).map(str::to_owned))
+        .filter_map(|s| s.text.as_ref().map(|t| t.raw.clone()))
         .take(32)
         .collect())
 }
@@ -199,27 +193,34 @@ const DIGITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 
-/// avdigits with a sentence per sample ("the digit seven"), written as a manifest in `dir` with
-/// absolute paths so that all three backbones have something to do.
-fn avdigits_with_text(avdigits: &Path, dir: &Path) -> Result<PathBuf> {
-    let src = avdigits.join("manifest.csv");
-    let text = std::fs::read_to_string(&src).with_context(|| format!("{}", src.display()))?;
-    let mut csv = String::from("id,split,label,image,audio,text\n");
-    for row in text.lines().skip(1) {
-        let f: Vec<&str> = row.split(',').collect();
-        let [id, split, label, image, audio, ..] = f[..] else {
-            anyhow::bail!("{}: unexpected row {row:?}", src.display());
-        };
-        let digit: usize = label.parse().with_context(|| format!("label {label:?}"))?;
-        let word = DIGITS.get(digit).context("label above 9")?;
-        csv.push_str(&format!(
-            "{id},{split},{label},{},{},the digit {word}\n",
-            avdigits.join(image).display(),
-            avdigits.join(audio).display()
-        ));
-    }
+/// The first `n` samples of the avdigits `data` with a sentence each ("the digit seven"), as a
+/// manifest in `dir`, so that all three backbones have something to do.
+fn avdigits_with_text(data: &fusionlab::data::Dataset, n: usize, dir: &Path) -> Result<PathBuf> {
     let path = dir.join("manifest.csv");
-    std::fs::write(&path, csv)?;
+    let mut csv = csv::Writer::from_path(&path)?;
+    csv.write_record(["id", "split", "label", "image", "audio", "text"])?;
+    for s in data.samples.iter().take(n) {
+        let fusionlab::data::Origin::Files {
+            image: Some(image),
+            audio: Some(audio),
+        } = &s.origin
+        else {
+            anyhow::bail!("avdigits sample {} lacks its image or audio file", s.id);
+        };
+        let digit: usize = data.classes[s.label]
+            .parse()
+            .context("avdigits class not a digit")?;
+        let word = DIGITS.get(digit).context("label above 9")?;
+        csv.write_record([
+            s.id.as_str(),
+            s.split.name(),
+            data.classes[s.label].as_str(),
+            &image.display().to_string(),
+            &audio.display().to_string(),
+            &format!("the digit {word}"),
+        ])?;
+    }
+    csv.flush()?;
     Ok(path)
 }
 
@@ -237,7 +238,7 @@ fn epoch_seconds(
         backbones,
         ..TrainConfig::default()
     };
-    let outcome = train(data, &cfg, device, &Quiet)?;
+    let outcome = train(data, &cfg, device, &Observer)?;
     // The fastest epoch: the first also warms the page cache and the allocator.
     let epoch = outcome
         .history
@@ -282,8 +283,7 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
         store: store.clone(),
         cache_root: cache.to_path_buf(),
     };
-    let spec = avdigits.display().to_string().parse()?;
-    let mut data = load_dataset(&spec, &LoadOptions::default(), &QuietLoad)?;
+    let mut data = load(&avdigits)?;
     let image_audio = Backbones {
         image: Some(Backbone::EfficientNetLite0),
         text: None,
@@ -291,7 +291,7 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
     };
     let mut extractor = Extractor::new(options(&cache), device.clone());
     let report = extractor
-        .dataset(&mut data, &image_audio, &Quiet)?
+        .dataset(&mut data, &image_audio, &Observer)?
         .context("extraction stopped")?;
     let samples = data.samples.len();
     println!(
@@ -300,9 +300,9 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
         1e3 * f64::from(report.seconds) / samples as f64,
         report.bytes as f64 / 1e6
     );
-    let mut again = load_dataset(&spec, &LoadOptions::default(), &QuietLoad)?;
+    let mut again = load(&avdigits)?;
     let cached = Extractor::new(options(&cache), device.clone())
-        .dataset(&mut again, &image_audio, &Quiet)?
+        .dataset(&mut again, &image_audio, &Observer)?
         .context("extraction stopped")?;
     println!(
         "extract avdigits again (every token cached): {:.2} s",
@@ -324,11 +324,8 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
     // One-sample predict: a model on all three backbones, inputs never seen by the cache.
     let text_dir = tmp.path().join("text");
     std::fs::create_dir_all(&text_dir)?;
-    let manifest = avdigits_with_text(&avdigits, &text_dir)?;
-    let spec = manifest.display().to_string().parse()?;
-    let mut three = load_dataset(&spec, &LoadOptions::default(), &QuietLoad)?;
-    three.samples.truncate(600);
-    extractor.dataset(&mut three, &Backbones::all(), &Quiet)?;
+    let mut three = load(&avdigits_with_text(&data, 600, &text_dir)?)?;
+    extractor.dataset(&mut three, &Backbones::all(), &Observer)?;
     let cfg = TrainConfig {
         epochs: 2,
         patience: 0,
@@ -336,7 +333,7 @@ fn bench_pipeline(store: &Store, device: &Device) -> Result<Value> {
         backbones: Backbones::all(),
         ..TrainConfig::default()
     };
-    let model = train(&three, &cfg, device, &Quiet)?.model;
+    let model = train(&three, &cfg, device, &Observer)?.model;
     let (rss_loaded, _) = resident_mb();
     let image = manifest_dir().join("tests/fixtures/pretrained/coffee.png");
     let audio = manifest_dir().join("tests/fixtures/pretrained/seven.wav");

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use candle_core::Device;
-use fusionlab::data::{Dataset, LoadOptions, Origin, Quiet as QuietLoad, Split, load_dataset};
+use fusionlab::data::{Dataset, Origin, Split};
 use fusionlab::engine::extract::{ExtractOptions, Extractor};
 use fusionlab::engine::{TrainConfig, train};
 use fusionlab::model::device::DeviceChoice;
@@ -27,9 +27,9 @@ use fusionlab::model::pretrained::store::{State, Store};
 use fusionlab::model::{Backbone, Backbones, TextEncoderKind};
 use serde_json::{Value, json};
 
-#[path = "common/quiet.rs"]
-mod quiet;
-use quiet::Quiet;
+#[path = "common/pipeline.rs"]
+mod pipeline;
+use pipeline::{Observer, load};
 #[path = "common/timings.rs"]
 #[allow(dead_code)] // the timing helpers are for the speed benchmarks
 mod timings;
@@ -67,7 +67,7 @@ struct Outcome {
 /// Trains on `data` (tokens already extracted where `cfg.backbones` asks for them) and returns
 /// the test figures.
 fn fit(data: &Dataset, cfg: &TrainConfig) -> Result<Outcome> {
-    let out = train(data, cfg, &Device::Cpu, &Quiet)?;
+    let out = train(data, cfg, &Device::Cpu, &Observer)?;
     let test = out.test.context("no test split")?;
     Ok(Outcome {
         accuracy: test.metrics.accuracy,
@@ -93,11 +93,6 @@ fn extractor() -> Extractor {
         },
         Device::Cpu,
     )
-}
-
-fn load(path: &Path) -> Result<Dataset> {
-    let spec = path.display().to_string().parse()?;
-    Ok(load_dataset(&spec, &LoadOptions::default(), &QuietLoad)?)
 }
 
 /// The speaker of an avdigits sample: its audio file is `<digit>_<speaker>_<take>.wav`.
@@ -140,7 +135,7 @@ fn speakers(store: &Store) -> Result<Value> {
     }
     let mut data = load(&dir)?;
     extractor()
-        .dataset(&mut data, &both, &Quiet)?
+        .dataset(&mut data, &both, &Observer)?
         .context("extraction stopped")?;
     let mut names: Vec<String> = data
         .samples
@@ -245,7 +240,7 @@ fn text(store: &Store) -> Result<Value> {
         ..Backbones::default()
     };
     extractor()
-        .dataset(&mut data, &minilm, &Quiet)?
+        .dataset(&mut data, &minilm, &Observer)?
         .context("extraction stopped")?;
     let runs = [
         ("GRU, scratch", TextEncoderKind::Gru, Backbones::default()),
@@ -377,7 +372,7 @@ fn fashion(store: &Store) -> Result<Value> {
         )?;
         let mut data = load(&manifest)?;
         extractor()
-            .dataset(&mut data, &image, &Quiet)?
+            .dataset(&mut data, &image, &Observer)?
             .context("extraction stopped")?;
         let scratch = fit(&data, &config(30, Backbones::default()))?;
         let pretrained = fit(&data, &config(30, image))?;

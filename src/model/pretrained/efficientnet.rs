@@ -85,6 +85,9 @@ struct ConvBn {
     stride: usize,
     groups: usize,
     relu6: bool,
+    /// `weight` (depthwise only; else empty) and `bias` as plain vectors for the CPU kernels.
+    host_weight: Vec<f32>,
+    host_bias: Vec<f32>,
 }
 
 /// `(before, after)` zero padding of TensorFlow "SAME" along one axis.
@@ -118,12 +121,35 @@ impl ConvBn {
         };
         let scale = (bn("weight")? / (bn("running_var")? + BN_EPS)?.sqrt()?)?;
         let bias = (bn("bias")? - (bn("running_mean")? * &scale)?)?;
-        Ok(Self {
-            weight: w.broadcast_mul(&scale.reshape((out, 1, 1, 1))?)?,
-            bias: bias.reshape((1, out, 1, 1))?,
-            kernel: k,
+        Self::from_parts(
+            w.broadcast_mul(&scale.reshape((out, 1, 1, 1))?)?,
+            bias.reshape((1, out, 1, 1))?,
             stride,
-            groups: if depthwise { out } else { 1 },
+            if depthwise { out } else { 1 },
+            relu6,
+        )
+    }
+
+    /// A folded `weight` (`out × in/groups × k × k`) and `bias` (`1 × out × 1 × 1`).
+    fn from_parts(
+        weight: Tensor,
+        bias: Tensor,
+        stride: usize,
+        groups: usize,
+        relu6: bool,
+    ) -> Result<Self> {
+        let host_weight = match groups > 1 {
+            true => weight.flatten_all()?.to_vec1()?,
+            false => Vec::new(),
+        };
+        Ok(Self {
+            kernel: weight.dim(3)?,
+            host_bias: bias.flatten_all()?.to_vec1()?,
+            host_weight,
+            weight,
+            bias,
+            stride,
+            groups,
             relu6,
         })
     }
@@ -135,7 +161,7 @@ impl ConvBn {
         let cpu_kernel = matches!((self.kernel, self.stride), (3 | 5, 1 | 2));
         if self.groups > 1 && x.device().is_cpu() && cpu_kernel {
             let op = DepthwiseCpu {
-                taps: self.weight.flatten_all()?.to_vec1()?,
+                taps: &self.host_weight,
                 kernel: self.kernel,
                 stride: self.stride,
                 pad: (top, left),
@@ -169,7 +195,7 @@ impl ConvBn {
         if y.device().is_cpu() {
             let y = y.contiguous()?;
             y.inplace_op1(&BiasAct {
-                bias: self.bias.flatten_all()?.to_vec1()?,
+                bias: &self.host_bias,
                 relu6: self.relu6,
             })?;
             return Ok(y);
@@ -227,16 +253,16 @@ impl ConvBn {
 /// Depthwise convolution as plain loops over each channel plane (3 × 3 and 5 × 5, stride 1 or 2),
 /// for the CPU: candle's grouped conv2d runs one convolution per channel and the tap sum copies a
 /// full map per tap (together ~10× slower than this at batch 1 on two cores).
-struct DepthwiseCpu {
+struct DepthwiseCpu<'a> {
     /// `C × k × k` tap weights.
-    taps: Vec<f32>,
+    taps: &'a [f32],
     kernel: usize,
     stride: usize,
     /// Zero rows above and columns left of the input (SAME padding).
     pad: (usize, usize),
 }
 
-impl candle_core::CustomOp1 for DepthwiseCpu {
+impl candle_core::CustomOp1 for DepthwiseCpu<'_> {
     fn name(&self) -> &'static str {
         "efficientnet-depthwise"
     }
@@ -288,12 +314,12 @@ impl candle_core::CustomOp1 for DepthwiseCpu {
 
 /// Per-channel bias then (optionally) ReLU6 in one pass over a fresh `B × C × H × W` output, for
 /// the CPU: a broadcast add and a clamp are three passes and two allocations.
-struct BiasAct {
-    bias: Vec<f32>,
+struct BiasAct<'a> {
+    bias: &'a [f32],
     relu6: bool,
 }
 
-impl candle_core::InplaceOp1 for BiasAct {
+impl candle_core::InplaceOp1 for BiasAct<'_> {
     fn name(&self) -> &'static str {
         "efficientnet-bias-act"
     }
@@ -354,7 +380,7 @@ fn plane<const K: usize, const S: usize>(
     for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
         for ky in 0..K {
             let prow = &padded[(oy * S + ky) * pw..][..pw];
-            let t: &[f32; K] = taps[ky * K..][..K].try_into().unwrap_or(&[0.0; K]);
+            let t = &taps[ky * K..][..K];
             for (ox, d) in drow.iter_mut().enumerate() {
                 let window = &prow[ox * S..ox * S + K];
                 let mut acc = 0.0;
@@ -553,14 +579,14 @@ mod tests {
     fn depthwise_cpu_kernel_equals_the_tap_sum() {
         let dev = Device::Cpu;
         for (k, stride, size) in [(3, 2, 9), (5, 2, 8), (5, 1, 7), (3, 1, 6)] {
-            let conv = ConvBn {
-                weight: Tensor::randn(0f32, 1f32, (4, 1, k, k), &dev).unwrap(),
-                bias: Tensor::zeros((1, 4, 1, 1), DType::F32, &dev).unwrap(),
-                kernel: k,
+            let conv = ConvBn::from_parts(
+                Tensor::randn(0f32, 1f32, (4, 1, k, k), &dev).unwrap(),
+                Tensor::zeros((1, 4, 1, 1), DType::F32, &dev).unwrap(),
                 stride,
-                groups: 4,
-                relu6: false,
-            };
+                4,
+                false,
+            )
+            .unwrap();
             let x = Tensor::randn(0f32, 1f32, (2, 4, size, size), &dev).unwrap();
             let pad = same_padding(size, k, stride);
             let slow = conv.depthwise(&x, pad, pad).unwrap();
