@@ -167,6 +167,18 @@ impl Sample {
             self.audio.is_some(),
         ])
     }
+
+    /// Drops modality `m` (0 image, 1 text, 2 audio) and its backbone tokens.
+    pub fn remove_modality(&mut self, m: usize) {
+        match m {
+            0 => self.image = None,
+            1 => self.text = None,
+            _ => self.audio = None,
+        }
+        if let Some(slot) = self.backbone.0.get_mut(m) {
+            *slot = None;
+        }
+    }
 }
 
 /// All preprocessing settings together.

@@ -8,6 +8,7 @@ use super::protocol::{Outcome, Update};
 use super::run::{State, on_split, prepare, train};
 use crate::data::{DatasetSpec, LoadOptions, Sample, Split};
 use crate::engine::contribution::contributions as contribution_rows;
+use crate::engine::extract::{ExtractOptions, Extractor};
 use crate::engine::robustness::{
     Corrupter, RobustnessConfig, RobustnessReport, fill_effective, robustness as measure,
 };
@@ -100,6 +101,8 @@ pub(super) fn robustness(
     };
     let samples: Vec<&Sample> = indices.iter().map(|&i| &data.samples[i]).collect();
     let corrupter = Corrupter::new(&data.features, &data.vocab, config.seed);
+    // Backbone modalities are damaged in their original inputs and run through the backbone again.
+    let mut extractor = Extractor::new(ExtractOptions::default(), state.device.clone());
     let mut reports = Vec::with_capacity(models.len());
     for (k, model) in models.iter().enumerate() {
         check_compatible(&model.card, data)?;
@@ -131,8 +134,8 @@ pub(super) fn robustness(
             &model.model,
             &batcher,
             &corrupter,
+            &mut extractor,
             &samples,
-            data.classes.len(),
             config,
             &mut progress,
         )

@@ -3,6 +3,7 @@
 
 use candle_core::Device;
 use fusionlab::data::{LoadOptions, Sample};
+use fusionlab::engine::extract::{ExtractOptions, Extractor};
 use fusionlab::engine::robustness::{
     Corrupter, Corruption, RobustnessConfig, area_under_curve, effective_robustness, robustness,
 };
@@ -107,6 +108,74 @@ fn corruptions_do_nothing_at_level_zero_and_grow_with_the_level() {
 }
 
 #[test]
+fn corruptions_of_the_original_inputs_a_backbone_reads_match_their_names() {
+    use fusionlab::engine::extract::BackboneInput;
+    let data = synthetic("synthetic:redundant?samples=4");
+    let c = Corrupter::new(&data.features, &data.vocab, 3);
+    // A 96 × 48 picture (not the model's 32 px square) of flat mid-dark grey.
+    let picture = || BackboneInput::Image(image::RgbImage::from_pixel(96, 48, image::Rgb([60; 3])));
+    let pixels = |input: &BackboneInput| match input {
+        BackboneInput::Image(img) => img.as_raw().clone(),
+        _ => unreachable!(),
+    };
+    let clean = pixels(&picture());
+    let mut input = picture();
+    assert!(c.corrupt_input(&mut input, 0, Corruption::ImageNoise, 0.0));
+    assert_eq!(pixels(&input), clean, "level 0 leaves it alone");
+    // Occlusion paints mid grey over the level's share of the area, whatever the shape.
+    let mut input = picture();
+    c.corrupt_input(&mut input, 0, Corruption::ImageOcclusion, 0.25);
+    let grey = pixels(&input).iter().filter(|&&v| v == 128).count();
+    let share = grey as f32 / clean.len() as f32;
+    assert!((0.22..=0.28).contains(&share), "{share}");
+    // Noise of σ 0.1 (in 0..1 pixels) on every pixel; blur keeps a flat picture flat.
+    let mut input = picture();
+    c.corrupt_input(&mut input, 0, Corruption::ImageNoise, 0.1);
+    let sd = (pixels(&input)
+        .iter()
+        .zip(&clean)
+        .map(|(&a, &b)| (f32::from(a) - f32::from(b)).powi(2))
+        .sum::<f32>()
+        / clean.len() as f32)
+        .sqrt()
+        / 255.0;
+    assert!((0.09..=0.11).contains(&sd), "noise σ {sd}");
+    let mut input = picture();
+    c.corrupt_input(&mut input, 0, Corruption::ImageBlur, 1.0);
+    assert_eq!(pixels(&input), clean);
+
+    // Words of the sentence as written: every one dropped leaves nothing.
+    let mut text = BackboneInput::Text("The Cat, sat on the mat".into());
+    assert!(!c.corrupt_input(&mut text, 0, Corruption::TextDropout, 1.0));
+    let mut text = BackboneInput::Text("The Cat, sat on the mat".into());
+    assert!(c.corrupt_input(&mut text, 0, Corruption::TextSwaps, 1.0));
+    let BackboneInput::Text(swapped) = text else {
+        unreachable!()
+    };
+    assert_eq!(swapped, "Cat, The on sat mat the");
+
+    // White noise at the level's SNR (level 0.5: 10 dB) on the waveform's power.
+    let tone: Vec<f32> = (0..16_000).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
+    let power = |w: &[f32]| w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+    let mut audio = BackboneInput::Audio(tone.clone());
+    c.corrupt_input(&mut audio, 0, Corruption::AudioNoise, 0.5);
+    let BackboneInput::Audio(noisy) = audio else {
+        unreachable!()
+    };
+    let noise: Vec<f32> = noisy.iter().zip(&tone).map(|(a, b)| a - b).collect();
+    let snr = 10.0 * (power(&tone) / power(&noise)).log10();
+    assert!((snr - 10.0).abs() < 0.3, "SNR {snr} dB");
+    // Dropout silences 100 ms segments: 3 of 10 at level 0.3.
+    let mut audio = BackboneInput::Audio(vec![0.5; 16_000]);
+    c.corrupt_input(&mut audio, 0, Corruption::AudioDropout, 0.3);
+    let BackboneInput::Audio(gaps) = audio else {
+        unreachable!()
+    };
+    assert_eq!(gaps.iter().filter(|&&v| v == 0.0).count(), 4_800);
+    assert!(gaps.chunks(1_600).all(|s| s.iter().all(|&v| v == s[0])));
+}
+
+#[test]
 fn robustness_to_a_missing_modality_never_rises_on_samples_the_model_gets_right() {
     let data = synthetic("synthetic:complementary?samples=240");
     let out = train(
@@ -149,13 +218,14 @@ fn robustness_to_a_missing_modality_never_rises_on_samples_the_model_gets_right(
         levels: 6,
         seed: 5,
     };
+    let mut extractor = Extractor::new(ExtractOptions::default(), Device::Cpu);
     let mut calls = Vec::new();
     let (clean, curves) = robustness(
         &model.model,
         &batcher,
         &corrupter,
+        &mut extractor,
         &right,
-        data.classes.len(),
         &cfg,
         &mut |done, total| {
             calls.push((done, total));
@@ -165,7 +235,9 @@ fn robustness_to_a_missing_modality_never_rises_on_samples_the_model_gets_right(
     .expect("robustness")
     .expect("not cancelled");
     assert_eq!(clean, 1.0);
-    assert_eq!(calls.last(), Some(&(16, 16)));
+    // Progress counts samples: the clean run, then 5 levels of each corruption.
+    let units = 16 * right.len();
+    assert_eq!(calls.last(), Some(&(units, units)));
     assert_eq!(curves.len(), 3);
     for c in &curves {
         assert_eq!(c.accuracy.len(), 6);
@@ -184,8 +256,8 @@ fn robustness_to_a_missing_modality_never_rises_on_samples_the_model_gets_right(
         &model.model,
         &batcher,
         &corrupter,
+        &mut extractor,
         &right,
-        data.classes.len(),
         &cfg,
         &mut |_, _| false,
     )

@@ -113,7 +113,9 @@ fn the_backbone_choice_is_recorded_in_the_config_and_scratch_configs_are_unchang
 }
 
 #[test]
-fn robustness_of_a_pretrained_modality_keeps_only_the_corruptions_its_backbone_would_see() {
+fn robustness_of_a_pretrained_modality_reruns_its_backbone_and_says_when_it_is_not_installed() {
+    use fusionlab::engine::extract::{ExtractOptions, Extractor};
+    use fusionlab::model::pretrained::store::Store;
     let data = image_tokens_only(60);
     let mut cfg = tiny(FusionKind::Attention, 1);
     cfg.backbones = Backbones {
@@ -129,7 +131,15 @@ fn robustness_of_a_pretrained_modality_keeps_only_the_corruptions_its_backbone_w
     };
     let samples: Vec<&Sample> = data.samples.iter().collect();
     let corrupter = Corrupter::new(&data.features, &data.vocab, 5);
-    let run = |corruptions: Vec<Corruption>| {
+    let empty = tempfile::tempdir().unwrap();
+    let mut extractor = Extractor::new(
+        ExtractOptions {
+            store: Store::at(empty.path().join("store")),
+            cache_root: empty.path().join("cache"),
+        },
+        Device::Cpu,
+    );
+    let mut run = |corruptions: Vec<Corruption>| {
         let cfg = RobustnessConfig {
             corruptions,
             levels: 3,
@@ -139,27 +149,23 @@ fn robustness_of_a_pretrained_modality_keeps_only_the_corruptions_its_backbone_w
             &model.model,
             &batcher,
             &corrupter,
+            &mut extractor,
             &samples,
-            data.classes.len(),
             &cfg,
             &mut |_, _| true,
         )
     };
-    // By default the image corruptions the backbone would not see are left out.
-    let (_, curves) = run(Vec::new()).unwrap().unwrap();
-    let names: Vec<&str> = curves.iter().map(|c| c.corruption.name()).collect();
-    assert_eq!(names, ["image-missing"]);
-    // A mix keeps the ones that can be measured; only those it cannot measure say why.
-    let (_, curves) = run(vec![Corruption::ImageNoise, Corruption::ImageMissing])
-        .unwrap()
-        .unwrap();
-    assert_eq!(curves.len(), 1);
+    // A missing modality needs no backbone run: the curve ends at what the model does blind.
+    let (clean, curves) = run(vec![Corruption::ImageMissing]).unwrap().unwrap();
+    assert_eq!(curves[0].accuracy[0], clean);
+    assert!(curves[0].accuracy[2] < clean, "{curves:?}");
+    // Noise damages the picture the backbone reads, so the backbone must be there to run again.
     let err = run(vec![Corruption::ImageNoise]).unwrap_err().to_string();
     assert!(
-        err.contains("image-noise cannot be measured for this model yet"),
+        err.contains("efficientnet-lite0 backbone is not installed")
+            && err.contains("fusionlab pretrained install efficientnet-lite0"),
         "{err}"
     );
-    assert!(err.contains("image-missing"), "{err}");
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.

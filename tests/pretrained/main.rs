@@ -10,6 +10,7 @@ mod skip;
 mod app;
 mod audio;
 mod image;
+mod robustness;
 mod store;
 mod support;
 mod text;

@@ -1,6 +1,7 @@
 //! Finding (or installing once) a backbone for a test; skipping visibly when that cannot work.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 
 use fusionlab::model::pretrained::Backbone;
@@ -82,4 +83,45 @@ pub fn folder_dataset(dir: &Path) {
         }
     }
     std::fs::write(dir.join("manifest.csv"), csv).unwrap();
+}
+
+/// The app's binary with `args`, caching tokens under `cache`.
+pub fn fusionlab(args: &[&str], cache: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fusionlab"))
+        .args(args)
+        .env("FUSIONLAB_CACHE_DIR", cache)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .unwrap()
+}
+
+/// Entries of one token-cache variant under `cache`.
+pub fn cached_entries(cache: &Path, variant: &str) -> usize {
+    let dir = cache.join("tokens").join(variant);
+    let Ok(shards) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    shards
+        .flatten()
+        .map(|s| std::fs::read_dir(s.path()).map_or(0, |e| e.flatten().count()))
+        .sum()
+}
+
+/// The app's binary with `args` (`what` names it in a failure), which must succeed and print
+/// JSON: that JSON.
+pub fn fusionlab_json(args: &[&str], cache: &Path, what: &str) -> serde_json::Value {
+    let out = fusionlab(args, cache);
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A temporary folder with the paths a CLI test uses in it: the token cache and a model folder.
+pub fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, model) = (tmp.path().join("cache"), tmp.path().join("model"));
+    (tmp, cache, model)
 }

@@ -7,27 +7,9 @@ use std::process::Command;
 
 use fusionlab::model::Backbone;
 
-use crate::support::{backbone, fixture, folder_dataset};
-
-fn fusionlab(args: &[&str], cache: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionlab"))
-        .args(args)
-        .env("FUSIONLAB_CACHE_DIR", cache)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .unwrap()
-}
-
-fn cached_entries(cache: &Path, variant: &str) -> usize {
-    let dir = cache.join("tokens").join(variant);
-    let Ok(shards) = std::fs::read_dir(&dir) else {
-        return 0;
-    };
-    shards
-        .flatten()
-        .map(|s| std::fs::read_dir(s.path()).map_or(0, |e| e.flatten().count()))
-        .sum()
-}
+use crate::support::{
+    backbone, cached_entries, fixture, folder_dataset, fusionlab, fusionlab_json, scratch,
+};
 
 #[test]
 fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations() {
@@ -38,12 +20,8 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
     {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, cache, model) = (
-        tmp.path().join("data"),
-        tmp.path().join("cache"),
-        tmp.path().join("model"),
-    );
+    let (tmp, cache, model) = scratch();
+    let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     folder_dataset(&data);
     let (data_arg, model_arg) = (data.display().to_string(), model.display().to_string());
@@ -95,13 +73,7 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
         "a sleepy cat",
         "--json",
     ];
-    let out = fusionlab(&predict, &cache);
-    assert!(
-        out.status.success(),
-        "predict failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = fusionlab_json(&predict, &cache, "predict");
     assert_eq!(
         p["classes"][p["predicted"].as_u64().unwrap() as usize],
         "cat",

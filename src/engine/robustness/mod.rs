@@ -7,6 +7,7 @@ mod corrupt;
 
 pub use corrupt::Corrupter;
 
+use super::extract::{BackboneInput, ExtractObserver, Extractor};
 use super::{Batcher, EngineError, evaluate};
 use crate::data::Sample;
 use crate::model::{Backbones, FusionKind, FusionModel};
@@ -260,15 +261,8 @@ pub fn fill_effective(reports: &mut [RobustnessReport]) {
     }
 }
 
-/// The corruptions of `cfg` that apply to `samples` (those whose modality some sample has), split
-/// into those a model on `backbones` can be measured under and those it cannot: a frozen backbone
-/// reads the original input, not the from-scratch features the corruptions damage, so for its
-/// modality only the `*-missing` ones mean the same thing.
-pub fn applicable(
-    cfg: &RobustnessConfig,
-    samples: &[&Sample],
-    backbones: &Backbones,
-) -> (Vec<Corruption>, Vec<Corruption>) {
+/// The corruptions of `cfg` that apply to `samples`: those whose modality some sample has.
+pub fn applicable(cfg: &RobustnessConfig, samples: &[&Sample]) -> Vec<Corruption> {
     let list: &[Corruption] = if cfg.corruptions.is_empty() {
         &Corruption::ALL
     } else {
@@ -277,17 +271,20 @@ pub fn applicable(
     list.iter()
         .copied()
         .filter(|c| samples.iter().any(|s| s.presence().0[c.modality()]))
-        .partition(|c| backbones.get(c.modality()).is_none() || c.is_missing())
+        .collect()
 }
 
-/// Measure `model` on `samples` under every applicable corruption and level. `progress(done,
-/// total)` is called after each evaluation; return `false` from it to cancel (→ `Ok(None)`).
+/// Measure `model` on `samples` under every applicable corruption and level. For a modality
+/// the model reads through a frozen backbone, the corruption damages the original input (the
+/// picture, sentence or recording) and `extractor` runs the backbone on it — cached by content,
+/// so a second run only reads the cache. `progress(done, total)` counts samples evaluated or
+/// re-extracted; return `false` from it to cancel (→ `Ok(None)`).
 pub fn robustness(
     model: &FusionModel,
     batcher: &Batcher<'_>,
     corrupter: &Corrupter<'_>,
+    extractor: &mut Extractor,
     samples: &[&Sample],
-    classes: usize,
     cfg: &RobustnessConfig,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Option<(f32, Vec<RobustnessCurve>)>, EngineError> {
@@ -297,33 +294,29 @@ pub fn robustness(
             "no samples to measure robustness on".into(),
         ));
     }
-    let (corruptions, unseen) = applicable(cfg, samples, &model.config().backbones);
-    if corruptions.is_empty() && unseen.is_empty() {
+    let corruptions = applicable(cfg, samples);
+    if corruptions.is_empty() {
         return Err(EngineError::Data(
             "none of the chosen corruptions applies: the samples lack those modalities".into(),
         ));
     }
-    if !unseen.is_empty() {
-        log::info!(
-            "robustness: left out {unseen:?} (the model's backbone does not read those features)"
-        );
-    }
-    if corruptions.is_empty() {
-        let names: Vec<&str> = unseen.iter().map(|c| c.name()).collect();
-        return Err(EngineError::Incompatible(format!(
-            "{} cannot be measured for this model yet: its encoder for that modality is a frozen pretrained backbone, which reads the original input rather than the features these corruptions damage; image-missing, text-missing and audio-missing work",
-            names.join(", ")
-        )));
-    }
+    let backbones: &Backbones = &model.config().backbones;
+    let rerun = |c: Corruption| backbones.get(c.modality()).filter(|_| !c.is_missing());
     let levels = cfg.level_values();
-    let total = 1 + corruptions.len() * (levels.len() - 1);
+    let n = samples.len();
+    let steps: usize = corruptions
+        .iter()
+        .map(|&c| (levels.len() - 1) * if rerun(c).is_some() { 2 } else { 1 })
+        .sum();
+    let total = n * (1 + steps);
+    let classes = model.config().classes;
     let never = || false;
     let accuracy = |set: &[&Sample]| -> Result<f32, EngineError> {
         Ok(evaluate(model, batcher, set, classes, false, &never)?
             .map_or(0.0, |e| e.metrics.accuracy))
     };
     let clean = accuracy(samples)?;
-    let mut done = 1;
+    let mut done = n;
     if !progress(done, total) {
         return Ok(None);
     }
@@ -331,14 +324,36 @@ pub fn robustness(
     for corruption in corruptions {
         let mut acc = vec![clean];
         for &level in &levels[1..] {
-            let damaged: Vec<Sample> = samples
-                .iter()
-                .enumerate()
-                .map(|(i, s)| corrupter.corrupt(s, i, corruption, level))
-                .collect();
+            let damaged: Vec<Sample> = match rerun(corruption) {
+                None => samples
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| corrupter.corrupt(s, i, corruption, level))
+                    .collect(),
+                Some(backbone) => {
+                    let mut copies: Vec<Sample> = samples.iter().map(|&s| s.clone()).collect();
+                    let observer = Steps::new(done, total, progress);
+                    let damage = |i: usize, input: &mut BackboneInput| {
+                        corrupter.corrupt_input(input, i, corruption, level)
+                    };
+                    let finished = extractor.damaged(
+                        &mut copies,
+                        corrupter.features(),
+                        backbone,
+                        corruption.modality(),
+                        &damage,
+                        &observer,
+                    )?;
+                    if finished.is_none() || observer.stopped.get() {
+                        return Ok(None);
+                    }
+                    done += n;
+                    copies
+                }
+            };
             let refs: Vec<&Sample> = damaged.iter().collect();
             acc.push(accuracy(&refs)?);
-            done += 1;
+            done += n;
             if !progress(done, total) {
                 return Ok(None);
             }
@@ -352,4 +367,40 @@ pub fn robustness(
         });
     }
     Ok(Some((clean, curves)))
+}
+
+/// Extraction progress inside one level, reported as part of the whole run.
+struct Steps<'a, 'p> {
+    before: usize,
+    total: usize,
+    progress: std::cell::RefCell<&'a mut (dyn FnMut(usize, usize) -> bool + 'p)>,
+    stopped: std::cell::Cell<bool>,
+}
+
+impl<'a, 'p> Steps<'a, 'p> {
+    fn new(
+        before: usize,
+        total: usize,
+        progress: &'a mut (dyn FnMut(usize, usize) -> bool + 'p),
+    ) -> Self {
+        Self {
+            before,
+            total,
+            progress: std::cell::RefCell::new(progress),
+            stopped: std::cell::Cell::new(false),
+        }
+    }
+}
+
+impl ExtractObserver for Steps<'_, '_> {
+    fn progress(&self, done: usize, _total: usize) {
+        if let Ok(mut report) = self.progress.try_borrow_mut()
+            && !report(self.before + done, self.total)
+        {
+            self.stopped.set(true);
+        }
+    }
+    fn cancelled(&self) -> bool {
+        self.stopped.get()
+    }
 }

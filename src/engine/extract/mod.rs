@@ -2,14 +2,18 @@
 //! are kept in the on-disk [`TokenCache`] keyed by the input's content, so later runs, comparisons
 //! and reopened sessions read them instead of running the backbone again.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use super::{AudioInput, EngineError, ImageInput, RawInput};
+mod input;
+
+pub use input::BackboneInput;
+
+use super::{EngineError, RawInput};
 use crate::data::tokens::{TokenCache, TokenMatrix};
-use crate::data::{Dataset, FeatureConfig, Origin, Sample, audio, image as data_image};
+use crate::data::{Dataset, FeatureConfig, Sample};
 
 use crate::model::pretrained::efficientnet::{self, EfficientNetLite0};
 use crate::model::pretrained::minilm::{self, MiniLm};
@@ -130,7 +134,7 @@ impl Extractor {
                 }
                 let inputs = chunk
                     .iter()
-                    .map(|&i| Input::of(&samples[i], m, &dataset.features))
+                    .map(|&i| BackboneInput::of(&samples[i], m, &dataset.features))
                     .collect::<Result<Vec<_>, _>>()?;
                 let tokens = self.tokens(backbone, m, inputs, &mut report)?;
                 for (&i, t) in chunk.iter().zip(tokens) {
@@ -149,6 +153,51 @@ impl Extractor {
         Ok(Some(report))
     }
 
+    /// Gives each of `samples` (copies of dataset samples) fresh tokens of modality `m`: its
+    /// original input passed through `damage(index, input)` — `false` when nothing is left, and
+    /// the sample loses the modality — then the backbone. The tokens are cached by content like
+    /// any input's, so the same damage is computed once. `Ok(None)` when cancelled.
+    pub fn damaged(
+        &mut self,
+        samples: &mut [Sample],
+        features: &FeatureConfig,
+        backbone: Backbone,
+        m: usize,
+        damage: &dyn Fn(usize, &mut BackboneInput) -> bool,
+        observer: &dyn ExtractObserver,
+    ) -> Result<Option<()>, EngineError> {
+        let wanted: Vec<usize> = (0..samples.len())
+            .filter(|&i| samples[i].presence().0[m])
+            .collect();
+        let mut report = ExtractReport::default();
+        let mut done = 0;
+        for chunk in wanted.chunks(BATCH) {
+            if observer.cancelled() {
+                return Ok(None);
+            }
+            let mut inputs = Vec::with_capacity(chunk.len());
+            let mut kept = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                let mut input = BackboneInput::of(&samples[i], m, features)?;
+                if damage(i, &mut input) {
+                    inputs.push(input);
+                    kept.push(i);
+                } else {
+                    samples[i].remove_modality(m);
+                }
+            }
+            if !inputs.is_empty() {
+                let tokens = self.tokens(backbone, m, inputs, &mut report)?;
+                for (i, t) in kept.into_iter().zip(tokens) {
+                    samples[i].backbone.0[m] = Some(t);
+                }
+            }
+            done += chunk.len();
+            observer.progress(done, wanted.len());
+        }
+        Ok(Some(()))
+    }
+
     /// Gives one prepared input `sample` the tokens of its raw inputs, for each backbone.
     pub fn input(
         &mut self,
@@ -164,7 +213,7 @@ impl Extractor {
             if !sample.presence().0[m] {
                 continue;
             }
-            let input = Input::raw(raw, m)?;
+            let input = BackboneInput::raw(raw, m)?;
             sample.backbone.0[m] = self.tokens(backbone, m, vec![input], &mut report)?.pop();
         }
         Ok(())
@@ -190,7 +239,7 @@ impl Extractor {
         &mut self,
         backbone: Backbone,
         m: usize,
-        inputs: Vec<Input>,
+        inputs: Vec<BackboneInput>,
         report: &mut ExtractReport,
     ) -> Result<Vec<TokenMatrix>, EngineError> {
         let cache = TokenCache::new(&self.options.cache_root, &variant(backbone));
@@ -218,7 +267,7 @@ impl Extractor {
                     "the {backbone} backbone did not load"
                 )));
             };
-            let wanted: Vec<&Input> = missing.iter().map(|&(j, _)| &inputs[j]).collect();
+            let wanted: Vec<&BackboneInput> = missing.iter().map(|&(j, _)| &inputs[j]).collect();
             let computed = run.tokens(&wanted, &self.device)?;
             for ((j, key), tokens) in missing.iter().zip(computed) {
                 // A cache that cannot be written only costs time on the next run.
@@ -241,133 +290,6 @@ impl Extractor {
             })
             .collect()
     }
-}
-
-/// One input as its backbone reads it.
-enum Input {
-    Image(image::RgbImage),
-    Text(String),
-    Audio(Vec<f32>),
-}
-
-impl Input {
-    /// The input of modality `m` from a prediction's raw inputs.
-    fn raw(raw: &RawInput, m: usize) -> Result<Self, EngineError> {
-        let missing = || EngineError::Data("the input has no such modality".into());
-        match m {
-            0 => match raw.image.as_ref().ok_or_else(missing)? {
-                ImageInput::File(path) => {
-                    let img =
-                        data_image::decode_image_file(path, &data_image::ImageConfig::default())
-                            .map_err(|e| EngineError::Data(e.to_string()))?;
-                    Ok(Self::Image(img.to_rgb8()))
-                }
-                ImageInput::Rgb {
-                    width,
-                    height,
-                    pixels,
-                } => image::RgbImage::from_raw(*width, *height, pixels.clone())
-                    .map(Self::Image)
-                    .ok_or_else(|| {
-                        EngineError::Data(format!(
-                            "the picture's pixels do not fill {width}×{height}"
-                        ))
-                    }),
-            },
-            1 => Ok(Self::Text(raw.text.clone().ok_or_else(missing)?)),
-            _ => match raw.audio.as_ref().ok_or_else(missing)? {
-                AudioInput::File(path) => Ok(Self::Audio(read_16k(path, 600.0)?)),
-                AudioInput::Samples {
-                    sample_rate,
-                    samples,
-                } => {
-                    let wave = audio::Waveform {
-                        samples: samples.clone(),
-                        sample_rate: *sample_rate,
-                    };
-                    audio::resample(&wave, speech::SAMPLE_RATE, Path::new("recording"))
-                        .map(Self::Audio)
-                        .map_err(|e| EngineError::Data(e.to_string()))
-                }
-            },
-        }
-    }
-
-    /// The input of modality `m` of a sample: the original file when there is one, else what the
-    /// dataset holds (synthetic pictures are turned back into RGB).
-    fn of(sample: &Sample, m: usize, features: &FeatureConfig) -> Result<Self, EngineError> {
-        let (image_file, audio_file) = match &sample.origin {
-            Origin::Files { image, audio } => (image.clone(), audio.clone()),
-            Origin::Synthetic { .. } => (None, None),
-        };
-        match m {
-            0 => match image_file {
-                Some(path) => {
-                    let img = data_image::decode_image_file(&path, &features.image)
-                        .map_err(|e| EngineError::Data(e.to_string()))?;
-                    Ok(Self::Image(img.to_rgb8()))
-                }
-                None => Ok(Self::Image(pixels_to_rgb(sample, &features.image)?)),
-            },
-            1 => Ok(Self::Text(
-                sample
-                    .text
-                    .as_ref()
-                    .map(|t| t.raw.clone())
-                    .unwrap_or_default(),
-            )),
-            _ => match audio_file {
-                Some(path) => Ok(Self::Audio(read_16k(&path, features.audio.max_seconds)?)),
-                None => Err(EngineError::Data(format!(
-                    "sample {}: the audio backbone needs the recording, and this dataset only holds log-mel spectrograms (synthetic sounds); train its audio from scratch",
-                    sample.id
-                ))),
-            },
-        }
-    }
-
-    /// What identifies the input's content.
-    fn key_bytes(&self) -> Vec<u8> {
-        match self {
-            Self::Image(img) => {
-                let mut bytes = format!("{}x{}:", img.width(), img.height()).into_bytes();
-                bytes.extend_from_slice(img.as_raw());
-                bytes
-            }
-            Self::Text(text) => text.as_bytes().to_vec(),
-            Self::Audio(samples) => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
-        }
-    }
-}
-
-/// A 16 kHz mono waveform from a WAV file.
-fn read_16k(path: &Path, max_seconds: f64) -> Result<Vec<f32>, EngineError> {
-    let wave = audio::read_wav(path, max_seconds).map_err(|e| EngineError::Data(e.to_string()))?;
-    audio::resample(&wave, speech::SAMPLE_RATE, path).map_err(|e| EngineError::Data(e.to_string()))
-}
-
-/// A sample's normalised CHW pixels back to an RGB picture.
-fn pixels_to_rgb(
-    sample: &Sample,
-    cfg: &data_image::ImageConfig,
-) -> Result<image::RgbImage, EngineError> {
-    let side = cfg.size as usize;
-    let px = sample.image.as_deref().unwrap_or_default();
-    if px.len() != 3 * side * side {
-        return Err(EngineError::Data(format!(
-            "sample {}: image has {} values, expected 3×{side}×{side}",
-            sample.id,
-            px.len()
-        )));
-    }
-    let plane = side * side;
-    Ok(image::RgbImage::from_fn(cfg.size, cfg.size, |x, y| {
-        let at = y as usize * side + x as usize;
-        image::Rgb(std::array::from_fn(|c| {
-            let v = px[c * plane + at] * cfg.std[c] + cfg.mean[c];
-            (v * 255.0).round().clamp(0.0, 255.0) as u8
-        }))
-    }))
 }
 
 /// A loaded backbone (boxed: the three differ a lot in size).
@@ -393,14 +315,18 @@ impl Runner {
     }
 
     /// Tokens of each input, in order.
-    fn tokens(&self, inputs: &[&Input], device: &Device) -> Result<Vec<TokenMatrix>, EngineError> {
+    fn tokens(
+        &self,
+        inputs: &[&BackboneInput],
+        device: &Device,
+    ) -> Result<Vec<TokenMatrix>, EngineError> {
         let wrong = || EngineError::Data("an input reached the wrong backbone".into());
         match self {
             Self::Image(net) => {
                 let xs = inputs
                     .iter()
                     .map(|x| match x {
-                        Input::Image(img) => {
+                        BackboneInput::Image(img) => {
                             efficientnet::preprocess(img).map_err(EngineError::from)
                         }
                         _ => Err(wrong()),
@@ -415,7 +341,7 @@ impl Runner {
                 let texts = inputs
                     .iter()
                     .map(|x| match x {
-                        Input::Text(t) => Ok(t.as_str()),
+                        BackboneInput::Text(t) => Ok(t.as_str()),
                         _ => Err(wrong()),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -435,7 +361,7 @@ impl Runner {
             Self::Audio(net) => inputs
                 .iter()
                 .map(|x| match x {
-                    Input::Audio(samples) => {
+                    BackboneInput::Audio(samples) => {
                         let t = Tensor::from_slice(samples, (1, samples.len()), device)?;
                         let emb = net.embed(&t)?;
                         Ok(rows(&emb)?.remove(0))

@@ -1,0 +1,131 @@
+//! Robustness of a model on a frozen backbone: the corruptions damage the original recordings,
+//! the backbone runs on the damaged clips (once: they are cached by content), and accuracy falls
+//! as a listener would expect.
+
+use std::path::Path;
+
+use fusionlab::model::Backbone;
+
+use crate::skip::skip;
+use crate::support::{backbone, cached_entries, fusionlab, fusionlab_json, scratch};
+
+const VARIANT: &str = "speech-embedding-16000hz-lead500ms";
+
+/// An audio-only manifest of avdigits recordings: `train` and `test` clips per digit.
+fn spoken_digits(avdigits: &Path, out: &Path, train: usize, test: usize) -> usize {
+    let text = std::fs::read_to_string(avdigits.join("manifest.csv")).unwrap();
+    let mut counts = std::collections::HashMap::new();
+    let mut csv = String::from("id,label,audio,split\n");
+    let mut tests = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, split, label, audio) = (f[0], f[1], f[2], f[4]);
+        let n = counts
+            .entry((split.to_owned(), label.to_owned()))
+            .or_insert(0);
+        let keep = match split {
+            "train" => train,
+            _ => test,
+        };
+        if *n < keep {
+            *n += 1;
+            let split = if split == "train" { "train" } else { "test" };
+            tests += usize::from(split == "test");
+            csv.push_str(&format!(
+                "{id},{label},{},{split}\n",
+                avdigits.join(audio).display()
+            ));
+        }
+    }
+    std::fs::write(out, csv).unwrap();
+    tests
+}
+
+fn curve(report: &serde_json::Value, name: &str) -> Vec<f64> {
+    report["reports"][0]["curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["corruption"] == name)
+        .unwrap_or_else(|| panic!("no {name} curve in {report}"))["accuracy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn noise_and_silence_in_the_recordings_lower_a_speech_embedding_models_accuracy() {
+    let test = "noise_and_silence_in_the_recordings_lower_a_speech_embedding_models_accuracy";
+    if backbone(Backbone::SpeechEmbedding, test).is_none() {
+        return;
+    }
+    let avdigits = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/avdigits");
+    if !avdigits.join("manifest.csv").is_file() {
+        skip(test, &format!("{} not found", avdigits.display()));
+        return;
+    }
+    let (tmp, cache, model) = scratch();
+    let manifest = tmp.path().join("digits.csv");
+    let tests = spoken_digits(&avdigits, &manifest, 20, 6);
+    let (data_arg, model_arg) = (manifest.display().to_string(), model.display().to_string());
+    let out = fusionlab(
+        &[
+            "--dataset",
+            &data_arg,
+            "train",
+            "--audio-encoder",
+            "speech-embedding",
+            "--epochs",
+            "20",
+            "--patience",
+            "0",
+            "--device",
+            "cpu",
+            "--out",
+            &model_arg,
+        ],
+        &cache,
+    );
+    assert!(
+        out.status.success(),
+        "train failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = cached_entries(&cache, VARIANT);
+    let robustness = [
+        "--dataset",
+        &data_arg,
+        "robustness",
+        "--model",
+        &model_arg,
+        "--corruptions",
+        "audio-noise,audio-dropout,audio-missing",
+        "--levels",
+        "3",
+        "--json",
+    ];
+    let report = fusionlab_json(&robustness, &cache, "robustness");
+    let clean = report["reports"][0]["clean_accuracy"].as_f64().unwrap();
+    assert!(clean >= 0.7, "clean accuracy {clean}: {report}");
+    let noise = curve(&report, "audio-noise");
+    assert_eq!(noise[0], clean);
+    // Level 1 is white noise 10 dB louder than the speech.
+    assert!(noise[2] < clean - 0.15, "audio-noise {noise:?}: {report}");
+    // Level 1 silences every 100 ms segment: nothing is left to hear.
+    let silence = curve(&report, "audio-dropout");
+    assert!(silence[2] <= 0.3, "audio-dropout {silence:?}: {report}");
+    assert_eq!(curve(&report, "audio-missing").len(), 3);
+    println!("clean {clean:.3}, audio-noise {noise:?}, audio-dropout {silence:?}");
+    // Every damaged clip (two corruptions × two levels) went through the backbone once…
+    let after = cached_entries(&cache, VARIANT);
+    assert!(
+        after > before && after <= before + 4 * tests,
+        "{before} → {after} cache entries for {tests} test clips"
+    );
+    // …so measuring again reads the cache, and gives the same curves.
+    let second = fusionlab_json(&robustness, &cache, "robustness again");
+    assert_eq!(cached_entries(&cache, VARIANT), after);
+    assert_eq!(second["reports"], report["reports"]);
+}
