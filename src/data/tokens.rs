@@ -62,31 +62,23 @@ impl TokenMatrix {
     pub fn to_f16(&self) -> Result<Arc<[f16]>, CacheError> {
         match &self.values {
             Values::Memory(v) => Ok(v.clone()),
-            Values::Cached(path) => {
-                let bytes = std::fs::read(path).map_err(|source| CacheError::Unreadable {
-                    path: path.to_path_buf(),
-                    reason: source.to_string(),
-                })?;
-                let body = bytes
-                    .get(HEADER..)
-                    .filter(|b| b.len() == self.rows * self.cols * 2)
-                    .ok_or_else(|| CacheError::Unreadable {
-                        path: path.to_path_buf(),
-                        reason: "it changed since it was checked".into(),
-                    })?;
-                Ok(body
-                    .chunks_exact(2)
-                    .map(|c| f16::from_le_bytes([c[0], c[1]]))
-                    .collect())
-            }
+            Values::Cached(path) => Ok(read_values(path, self.rows * self.cols)?.into()),
         }
     }
 
     /// Writes the values as f32 into `out` (row-major, `rows × cols` long).
     pub fn write_f32(&self, out: &mut [f32]) -> Result<(), CacheError> {
-        let values = self.to_f16()?;
-        for (o, v) in out.iter_mut().zip(values.iter()) {
-            *o = v.to_f32();
+        use half::slice::HalfFloatSliceExt as _;
+        let n = self.rows * self.cols;
+        let Some(out) = out.get_mut(..n) else {
+            return Err(CacheError::Unreadable {
+                path: "(memory)".into(),
+                reason: format!("{n} values do not fit in {}", out.len()),
+            });
+        };
+        match &self.values {
+            Values::Memory(v) => v.convert_to_f32_slice(out),
+            Values::Cached(path) => read_values(path, n)?.convert_to_f32_slice(out),
         }
         Ok(())
     }
@@ -208,22 +200,12 @@ impl TokenCache {
     /// The cached tokens for `key`; `None` when absent or unreadable (a damaged entry is simply
     /// computed again).
     pub fn get(&self, key: &str) -> Option<TokenMatrix> {
-        let bytes = std::fs::read(self.path(key)).ok()?;
-        let (header, body) = bytes.split_at_checked(HEADER)?;
-        let word =
-            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        if &header[..4] != MAGIC || word(4) != FORMAT_VERSION {
+        let lazy = self.get_lazy(key)?;
+        let Values::Cached(path) = &lazy.values else {
             return None;
-        }
-        let (rows, cols) = (word(8) as usize, word(12) as usize);
-        if body.len() != rows.checked_mul(cols)?.checked_mul(2)? {
-            return None;
-        }
-        let values = body
-            .chunks_exact(2)
-            .map(|c| f16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        TokenMatrix::from_f16(rows, cols, values)
+        };
+        let values = read_values(path, lazy.rows * lazy.cols).ok()?;
+        TokenMatrix::from_f16(lazy.rows, lazy.cols, values)
     }
 
     /// The cached tokens for `key` as a matrix that reads the entry when a batch needs it (only
@@ -272,6 +254,31 @@ impl TokenCache {
         std::fs::write(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
     }
+}
+
+/// The `n` f16 values of an entry (its header already checked), read straight into place.
+fn read_values(path: &std::path::Path, n: usize) -> Result<Vec<f16>, CacheError> {
+    use std::io::{Read as _, Seek as _};
+    let fail = |reason: String| CacheError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    if len != (HEADER + n * 2) as u64 {
+        return Err(fail("it changed since it was checked".into()));
+    }
+    file.seek(std::io::SeekFrom::Start(HEADER as u64))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut values = vec![f16::ZERO; n];
+    file.read_exact(bytemuck::cast_slice_mut(&mut values))
+        .map_err(|e| fail(e.to_string()))?;
+    if cfg!(target_endian = "big") {
+        for v in &mut values {
+            *v = f16::from_bits(u16::from_le(v.to_bits()));
+        }
+    }
+    Ok(values)
 }
 
 /// Rows and columns from an entry's header; `None` unless it is ours, in this version.

@@ -10,6 +10,7 @@ pub mod robustness;
 mod train;
 
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 
 pub use eval::{
     AudioInput, Evaluation, ImageInput, Prediction, RawInput, SampleResult, evaluate, predict,
@@ -345,10 +346,17 @@ fn backbone_tokens(
     let b = samples.len();
     let mut values = vec![0f32; b * len * cols];
     let mut mask = vec![0f32; b * len];
+    // In parallel: large token maps are read from the cache here.
+    values
+        .par_chunks_mut(len * cols)
+        .zip(&rows)
+        .try_for_each(|(out, tokens)| match tokens {
+            Some(t) => t.write_f32(out),
+            None => Ok(()),
+        })
+        .map_err(|e| EngineError::Data(e.to_string()))?;
     for (i, tokens) in rows.iter().enumerate() {
         if let Some(t) = tokens {
-            t.write_f32(&mut values[i * len * cols..(i * len + t.rows()) * cols])
-                .map_err(|e| EngineError::Data(e.to_string()))?;
             mask[i * len..i * len + t.rows()].fill(1.0);
         }
     }

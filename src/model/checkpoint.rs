@@ -377,6 +377,14 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel, CheckpointError>
             message: e.to_string(),
         }
     })?;
+    let mut tensors = tensors;
+    // Models saved with a scale and shift in the backbone-token normalisation still load.
+    super::encoders::ProjectedEncoder::fold_legacy_norm(&mut tensors).map_err(|e| {
+        CheckpointError::BadWeights {
+            path: path.clone(),
+            message: e.to_string(),
+        }
+    })?;
     let store = ParamStore::new(0);
     let model = FusionModel::new(&card.model, &store, device)?;
     let expected: BTreeMap<String, Vec<usize>> = store.shapes().into_iter().collect();

@@ -1,10 +1,12 @@
 //! The three encoders. Each turns its input into a token sequence, pools it with attention and
 //! returns the embedding together with the pooling weights ("where it looked").
 
-use candle_core::{D, Module as _, Result, Tensor};
+use std::collections::HashMap;
+
+use candle_core::{D, DType, Module as _, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
-use super::kernels::dense;
+use super::kernels::{dense, layer_norm};
 use super::layers::{
     AttentionPool, Conv3x3, GruDirection, TransformerLayer, max_pool, patchify_chw,
 };
@@ -175,12 +177,15 @@ impl TextEncoder {
     }
 }
 
-/// A frozen backbone's tokens (`B × N × C`) → layer norm (backbone outputs have arbitrary
-/// scales: the speech embedding's reach ±60) → a trainable linear projection to `D` with ReLU →
-/// the same attention pooling as the from-scratch encoders, so every view keeps working.
+/// A frozen backbone's tokens (`B × N × C`) → normalised per token (backbone outputs have
+/// arbitrary scales: the speech embedding's reach ±60) → a trainable linear projection to `D`
+/// with ReLU → the same attention pooling as the from-scratch encoders, so every view keeps
+/// working. The normalisation has no scale or shift of its own: before a linear layer they add
+/// nothing it cannot learn, and the tokens then need no gradient (half the work of a step).
 #[derive(Clone, Debug)]
 pub struct ProjectedEncoder {
-    norm: candle_nn::LayerNorm,
+    /// Constant scale 1 and shift 0 for the normalisation.
+    unit: (Tensor, Tensor),
     project: Linear,
     pool: AttentionPool,
 }
@@ -188,8 +193,12 @@ pub struct ProjectedEncoder {
 impl ProjectedEncoder {
     /// A projection from `inputs`-wide backbone tokens to `dim`.
     pub fn new(inputs: usize, dim: usize, vb: VarBuilder<'_>) -> Result<Self> {
+        let dev = vb.device();
         Ok(Self {
-            norm: candle_nn::layer_norm(inputs, 1e-5, vb.pp("norm"))?,
+            unit: (
+                Tensor::ones(inputs, DType::F32, dev)?,
+                Tensor::zeros(inputs, DType::F32, dev)?,
+            ),
             project: linear(inputs, dim, vb.pp("project"))?,
             pool: AttentionPool::new(dim, dim / 2, vb.pp("pool"))?,
         })
@@ -197,7 +206,37 @@ impl ProjectedEncoder {
 
     /// `tokens`: `B × N × C`, `mask`: `B × N` (0/1, already zero when absent).
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Encoded> {
-        let tokens = dense(&self.project, &self.norm.forward(tokens)?)?.relu()?;
+        let normed = layer_norm(tokens, &self.unit.0, &self.unit.1, 1e-5)?;
+        let tokens = dense(&self.project, &normed)?.relu()?;
         pooled(&self.pool, tokens, mask.clone())
+    }
+
+    /// Weights saved before the normalisation lost its scale and shift (`<prefix>norm.weight`
+    /// γ, `<prefix>norm.bias` β) folded into the projection, which then computes the same:
+    /// `W (γ ⊙ x̂ + β) + b = (W diag γ) x̂ + (W β + b)`. Other tensors are left alone.
+    pub fn fold_legacy_norm(tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        let prefixes: Vec<String> = tensors
+            .keys()
+            .filter_map(|k| k.strip_suffix("norm.weight"))
+            .filter(|p| tensors.contains_key(&format!("{p}project.weight")))
+            .map(str::to_owned)
+            .collect();
+        for p in prefixes {
+            let (Some(gamma), Some(beta)) = (
+                tensors.remove(&format!("{p}norm.weight")),
+                tensors.remove(&format!("{p}norm.bias")),
+            ) else {
+                candle_core::bail!("{p}norm.weight without {p}norm.bias");
+            };
+            let (wk, bk) = (format!("{p}project.weight"), format!("{p}project.bias"));
+            let (Some(w), Some(b)) = (tensors.get(&wk), tensors.get(&bk)) else {
+                candle_core::bail!("{p}norm without {p}project.bias");
+            };
+            let shift = w.matmul(&beta.unsqueeze(1)?)?.squeeze(1)?;
+            let folded = (w.broadcast_mul(&gamma.unsqueeze(0)?)?, (b + shift)?);
+            tensors.insert(wk, folded.0);
+            tensors.insert(bk, folded.1);
+        }
+        Ok(())
     }
 }

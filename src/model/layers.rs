@@ -4,7 +4,7 @@
 //! (`B × H × W × C`): candle's CPU conv2d backward is several times slower than its matmul.
 
 use candle_core::{D, Module as _, Result, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder, layer_norm, linear, linear_no_bias};
+use candle_nn::{Linear, VarBuilder, linear, linear_no_bias};
 
 /// Softmax over the last axis that gives exactly zero to positions where `mask` is 0.
 /// A row whose mask is all zero comes out all zero (no NaN).
@@ -85,6 +85,29 @@ impl AttentionPool {
     }
 }
 
+/// Layer normalisation with a trainable scale (`weight`, from 1) and shift (`bias`, from 0),
+/// differentiable through [`super::kernels::layer_norm`].
+#[derive(Clone, Debug)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    /// Over `dim`-wide rows.
+    pub fn new(dim: usize, vb: VarBuilder<'_>) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get_with_hints(dim, "weight", candle_nn::init::ONE)?,
+            bias: vb.get_with_hints(dim, "bias", candle_nn::init::ZERO)?,
+        })
+    }
+
+    /// Normalises the last dimension of `x`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        super::kernels::layer_norm(x, &self.weight, &self.bias, 1e-5)
+    }
+}
+
 /// A pre-norm transformer encoder layer with a key-padding mask; returns its attention.
 #[derive(Clone, Debug)]
 pub struct TransformerLayer {
@@ -104,10 +127,10 @@ impl TransformerLayer {
             candle_core::bail!("width {dim} is not divisible into {heads} attention heads");
         }
         Ok(Self {
-            norm1: layer_norm(dim, 1e-5, vb.pp("norm1"))?,
+            norm1: LayerNorm::new(dim, vb.pp("norm1"))?,
             qkv: linear(dim, 3 * dim, vb.pp("qkv"))?,
             out: linear(dim, dim, vb.pp("out"))?,
-            norm2: layer_norm(dim, 1e-5, vb.pp("norm2"))?,
+            norm2: LayerNorm::new(dim, vb.pp("norm2"))?,
             ff1: linear(dim, 2 * dim, vb.pp("ff1"))?,
             ff2: linear(2 * dim, dim, vb.pp("ff2"))?,
             heads,

@@ -7,6 +7,25 @@ use fusionlab::model::{FusionKind, FusionModel, ParamStore, WeightKind, shapley_
 
 use crate::common::{synthetic, tiny};
 
+/// A freshly initialised model for `train`'s settings on `data`, and a batch of `samples`.
+fn untrained(
+    data: &fusionlab::data::Dataset,
+    train: &fusionlab::engine::TrainConfig,
+    samples: &[&Sample],
+    seed: u64,
+) -> (ParamStore, FusionModel, fusionlab::model::Batch) {
+    let cfg = train.model_config(data.classes.len(), data.vocab.len(), &data.features);
+    let store = ParamStore::new(seed);
+    let model = FusionModel::new(&cfg, &store, &Device::Cpu).expect("model");
+    let batcher = Batcher {
+        config: &cfg,
+        vocab: &data.vocab,
+        device: &Device::Cpu,
+    };
+    let batch = batcher.batch(samples, None).expect("batch");
+    (store, model, batch)
+}
+
 #[test]
 fn every_method_gives_weights_that_sum_to_one_and_are_zero_for_missing_modalities() {
     // Half of each modality is missing in this preset.
@@ -17,16 +36,7 @@ fn every_method_gives_weights_that_sum_to_one_and_are_zero_for_missing_modalitie
         "the preset must drop modalities"
     );
     for fusion in FusionKind::ALL {
-        let cfg =
-            tiny(fusion, 1).model_config(data.classes.len(), data.vocab.len(), &data.features);
-        let store = ParamStore::new(7);
-        let model = FusionModel::new(&cfg, &store, &Device::Cpu).expect("model");
-        let batcher = Batcher {
-            config: &cfg,
-            vocab: &data.vocab,
-            device: &Device::Cpu,
-        };
-        let batch = batcher.batch(&samples, None).expect("batch");
+        let (_, model, batch) = untrained(&data, &tiny(fusion, 1), &samples, 7);
         let out = model.forward(&batch, true).expect("forward");
         assert_eq!(out.logits.dims(), &[40, data.classes.len()], "{fusion}");
         for m in 0..3 {
@@ -60,6 +70,45 @@ fn every_method_gives_weights_that_sum_to_one_and_are_zero_for_missing_modalitie
             WeightKind::Native
         };
         assert_eq!(fusion.weight_kind(), expected);
+    }
+}
+
+/// A layer cut from the graph (candle-nn's fused layer norm has no backward) leaves the weights
+/// below it untrained while training still "works": every weight must get a gradient.
+#[test]
+fn one_training_step_reaches_every_weight_of_every_method_and_text_encoder() {
+    use fusionlab::model::TextEncoderKind;
+    let data = synthetic("synthetic:redundant?samples=40");
+    let samples: Vec<&Sample> = data.samples.iter().take(24).collect();
+    for text in [TextEncoderKind::Gru, TextEncoderKind::Transformer] {
+        for fusion in FusionKind::ALL {
+            let mut train = tiny(fusion, 1);
+            train.text_encoder = text;
+            let (store, model, batch) = untrained(&data, &train, &samples, 3);
+            let out = model.forward(&batch, false).expect("forward");
+            let labels = batch.labels.as_ref().expect("labels");
+            let loss = candle_nn::loss::cross_entropy(&out.logits, labels).expect("loss");
+            let grads = loss.backward().expect("backward");
+            let named: Vec<(String, Vec<usize>)> = store.shapes();
+            for ((name, _), var) in named.iter().zip(store.vars()) {
+                // Cross-modal fusion reads the encoders' tokens, not their pooled embeddings.
+                if fusion == FusionKind::CrossModal && name.contains(".pool.") {
+                    continue;
+                }
+                let size = grads.get(var.as_tensor()).map(|g| {
+                    g.abs()
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap()
+                });
+                assert!(
+                    size.is_some_and(|s| s > 0.0),
+                    "{fusion} with {text:?} text: {name} gets no gradient ({size:?})"
+                );
+            }
+        }
     }
 }
 

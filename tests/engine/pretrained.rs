@@ -168,6 +168,69 @@ fn robustness_of_a_pretrained_modality_reruns_its_backbone_and_says_when_it_is_n
     );
 }
 
+#[test]
+fn a_model_saved_with_a_scale_and_shift_in_its_token_normalisation_loads_and_predicts_the_same() {
+    use fusionlab::model::checkpoint::{self, WEIGHTS};
+    let data = image_tokens_only(40);
+    let mut cfg = tiny(FusionKind::Late, 1);
+    cfg.backbones = Backbones {
+        image: Some(Backbone::EfficientNetLite0),
+        ..Backbones::default()
+    };
+    let model = train(&data, &cfg, &Device::Cpu, &Recorder::default())
+        .unwrap()
+        .model;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    checkpoint::save(&path, &model.card, &model.store).unwrap();
+    // The same function written the old way: W (γ ⊙ x̂ + β) + b with W = W₀ / γ, b = b₀ − W β.
+    let file = path.join(WEIGHTS);
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let (w0, b0) = (
+        tensors["image.project.weight"].clone(),
+        tensors["image.project.bias"].clone(),
+    );
+    let c = w0.dim(1).unwrap();
+    let gamma = candle_core::Tensor::rand(0.5f32, 2.0, c, &Device::Cpu).unwrap();
+    let beta = candle_core::Tensor::randn(0f32, 0.5, c, &Device::Cpu).unwrap();
+    let w = w0.broadcast_div(&gamma.unsqueeze(0).unwrap()).unwrap();
+    let b = (b0
+        - w.matmul(&beta.unsqueeze(1).unwrap())
+            .unwrap()
+            .squeeze(1)
+            .unwrap())
+    .unwrap();
+    tensors.insert("image.project.weight".into(), w);
+    tensors.insert("image.project.bias".into(), b);
+    tensors.insert("image.norm.weight".into(), gamma);
+    tensors.insert("image.norm.bias".into(), beta);
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    let loaded = checkpoint::load(&path, &Device::Cpu).unwrap();
+    let samples: Vec<&Sample> = data.samples.iter().take(8).collect();
+    let batcher = Batcher {
+        config: &model.card.model,
+        vocab: &model.card.vocab,
+        device: &Device::Cpu,
+    };
+    let batch = batcher.batch(&samples, None).unwrap();
+    let logits = |m: &fusionlab::model::FusionModel| {
+        m.forward(&batch, false)
+            .unwrap()
+            .logits
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (logits(&model.model), logits(&loaded.model));
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-4, "logits differ by {diff}");
+}
+
 /// Peak resident memory of this process (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

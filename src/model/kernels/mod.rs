@@ -6,8 +6,17 @@
 //!   added them up (about 45 % of a step).
 //! * Adding a bias to many rows, whose backward sums the gradient over the rows. candle does that
 //!   with a strided reduction (10 % of a step after the first fix).
+//! * A dense layer on inputs that need no gradient (backbone tokens, image patches): candle's
+//!   matmul backward always computes the input's gradient too, one more product as large as
+//!   the forward, thrown away.
+//! * Layer normalisation with its backward: candle-nn's fused layer norm has none (its output is
+//!   cut from the graph, so nothing below it learned), and the composed form is six passes.
 //!
 //! Other devices, and dtypes other than f32, use the composed forms.
+
+mod norm;
+
+pub use norm::layer_norm;
 
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module as _, Result, Shape, Tensor, bail,
@@ -42,7 +51,11 @@ pub fn composed(x: &Tensor) -> Result<Tensor> {
 }
 
 /// The contiguous f32 data of a CPU tensor argument.
-fn f32_data<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+pub(super) fn f32_data<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else {
         bail!("{op}: expected f32 data");
     };
@@ -144,14 +157,78 @@ impl CustomOp1 for Col2im {
 
 /// `linear.forward(x)` for an input of many rows (`… × in`), with the bias added by [`AddBias`].
 pub fn dense(linear: &Linear, x: &Tensor) -> Result<Tensor> {
+    let cpu = x.device().is_cpu() && x.dtype() == DType::F32;
+    let product = if cpu && !x.track_op() {
+        x.contiguous()?
+            .apply_op2(&linear.weight().contiguous()?, WeightOnlyMatmul)?
+    } else if cpu {
+        Linear::new(linear.weight().clone(), None).forward(x)?
+    } else {
+        return linear.forward(x);
+    };
     match linear.bias() {
-        Some(bias) if x.device().is_cpu() && x.dtype() == DType::F32 => {
-            let product = Linear::new(linear.weight().clone(), None).forward(x)?;
-            product
-                .contiguous()?
-                .apply_op2(&bias.contiguous()?, AddBias)
+        Some(bias) => add_bias(&product, bias),
+        None => Ok(product),
+    }
+}
+
+/// `x + bias` over every row of `x` (`… × n` plus `n`), on the CPU through [`AddBias`].
+pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        x.contiguous()?.apply_op2(&bias.contiguous()?, AddBias)
+    } else {
+        x.broadcast_add(bias)
+    }
+}
+
+/// `x · wᵀ` (`… × k` by `n × k`) for an `x` that needs no gradient: the backward computes the
+/// weight's gradient only.
+struct WeightOnlyMatmul;
+
+impl CustomOp2 for WeightOnlyMatmul {
+    fn name(&self) -> &'static str {
+        "weight_only_matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        x_layout: &Layout,
+        ws: &CpuStorage,
+        w_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        use candle_core::backend::BackendStorage as _;
+        let dims = x_layout.shape().dims();
+        let (k, (n, wk)) = (dims.last().copied().unwrap_or(0), w_layout.shape().dims2()?);
+        if k != wk || !x_layout.is_contiguous() || !w_layout.is_contiguous() {
+            bail!("weight_only_matmul: {dims:?} by {n}×{wk}");
         }
-        _ => linear.forward(x),
+        let rows = x_layout.shape().elem_count() / k.max(1);
+        let lhs = Layout::contiguous_with_offset((rows, k), x_layout.start_offset());
+        let rhs =
+            Layout::contiguous_with_offset((n, k), w_layout.start_offset()).transpose(0, 1)?;
+        let out = xs.matmul(ws, (1, rows, n, k), &lhs, &rhs)?;
+        let mut shape = dims.to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = n;
+        }
+        Ok((out, Shape::from(shape)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (n, k) = w.dims2()?;
+        let rows = x.elem_count() / k.max(1);
+        let dw = grad
+            .reshape((rows, n))?
+            .t()?
+            .matmul(&x.reshape((rows, k))?)?;
+        Ok((None, Some(dw)))
     }
 }
 
@@ -206,7 +283,7 @@ impl CustomOp2 for AddBias {
 }
 
 /// Rows handed to one rayon task when adding a bias.
-const ROWS_PER_TASK: usize = 512;
+pub(super) const ROWS_PER_TASK: usize = 512;
 
 #[cfg(test)]
 mod tests {
@@ -253,6 +330,32 @@ mod tests {
         let g_fast = (fast * &target)?.sum_all()?.backward()?;
         let g_slow = (slow * &target)?.sum_all()?.backward()?;
         for (name, var) in [("input", &x), ("weight", &w), ("bias", &b)] {
+            let (Some(a), Some(s)) = (g_fast.get(var), g_slow.get(var)) else {
+                panic!("no {name} gradient");
+            };
+            let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-3, "{name} gradients differ by {diff}");
+        }
+        Ok(())
+    }
+
+    /// On an input that needs no gradient, `dense` gives the same values and weight gradients
+    /// (the input's own gradient is never asked for).
+    #[test]
+    fn dense_on_a_constant_input_matches_linear() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (3, 70, 5), &dev)?;
+        let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 5), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &dev)?)?;
+        let linear = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let target = Tensor::randn(0f32, 1.0, (3, 70, 4), &dev)?;
+        let fast = dense(&linear, &x)?;
+        let slow = linear.forward(&x)?;
+        let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "forward differs by {diff}");
+        let g_fast = (fast * &target)?.sum_all()?.backward()?;
+        let g_slow = (slow * &target)?.sum_all()?.backward()?;
+        for (name, var) in [("weight", &w), ("bias", &b)] {
             let (Some(a), Some(s)) = (g_fast.get(var), g_slow.get(var)) else {
                 panic!("no {name} gradient");
             };
