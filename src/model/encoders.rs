@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::{D, DType, Module as _, Result, Tensor};
+use candle_core::{D, Module as _, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
-use super::kernels::{dense, layer_norm};
+use super::kernels::dense;
 use super::layers::{
     AttentionPool, Conv3x3, GruDirection, TransformerLayer, max_pool, patchify_chw,
 };
@@ -177,15 +177,11 @@ impl TextEncoder {
     }
 }
 
-/// A frozen backbone's tokens (`B × N × C`) → normalised per token (backbone outputs have
-/// arbitrary scales: the speech embedding's reach ±60) → a trainable linear projection to `D`
-/// with ReLU → the same attention pooling as the from-scratch encoders, so every view keeps
-/// working. The normalisation has no scale or shift of its own: before a linear layer they add
-/// nothing it cannot learn, and the tokens then need no gradient (half the work of a step).
+/// A frozen backbone's tokens (`B × N × C`, each already layer-normalised when it was extracted)
+/// → a trainable linear projection to `D` with ReLU → the same attention pooling as the
+/// from-scratch encoders, so every view keeps working.
 #[derive(Clone, Debug)]
 pub struct ProjectedEncoder {
-    /// Constant scale 1 and shift 0 for the normalisation.
-    unit: (Tensor, Tensor),
     project: Linear,
     pool: AttentionPool,
 }
@@ -193,12 +189,7 @@ pub struct ProjectedEncoder {
 impl ProjectedEncoder {
     /// A projection from `inputs`-wide backbone tokens to `dim`.
     pub fn new(inputs: usize, dim: usize, vb: VarBuilder<'_>) -> Result<Self> {
-        let dev = vb.device();
         Ok(Self {
-            unit: (
-                Tensor::ones(inputs, DType::F32, dev)?,
-                Tensor::zeros(inputs, DType::F32, dev)?,
-            ),
             project: linear(inputs, dim, vb.pp("project"))?,
             pool: AttentionPool::new(dim, dim / 2, vb.pp("pool"))?,
         })
@@ -206,13 +197,12 @@ impl ProjectedEncoder {
 
     /// `tokens`: `B × N × C`, `mask`: `B × N` (0/1, already zero when absent).
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Encoded> {
-        let normed = layer_norm(tokens, &self.unit.0, &self.unit.1, 1e-5)?;
-        let tokens = dense(&self.project, &normed)?.relu()?;
+        let tokens = dense(&self.project, tokens)?.relu()?;
         pooled(&self.pool, tokens, mask.clone())
     }
 
-    /// Weights saved before the normalisation lost its scale and shift (`<prefix>norm.weight`
-    /// γ, `<prefix>norm.bias` β) folded into the projection, which then computes the same:
+    /// Weights saved with a layer norm's scale and shift before the projection (`<prefix>norm.weight`
+    /// γ, `<prefix>norm.bias` β) folded into it, which then computes the same:
     /// `W (γ ⊙ x̂ + β) + b = (W diag γ) x̂ + (W β + b)`. Other tensors are left alone.
     pub fn fold_legacy_norm(tensors: &mut HashMap<String, Tensor>) -> Result<()> {
         let prefixes: Vec<String> = tensors

@@ -4,12 +4,11 @@
 
 use std::path::Path;
 
+use fusionlab::engine::extract::variant;
 use fusionlab::model::Backbone;
 
 use crate::skip::skip;
 use crate::support::{backbone, cached_entries, fusionlab, fusionlab_json, scratch};
-
-const VARIANT: &str = "speech-embedding-16000hz-lead500ms";
 
 /// An audio-only manifest of avdigits recordings: `train` and `test` clips per digit.
 fn spoken_digits(avdigits: &Path, out: &Path, train: usize, test: usize) -> usize {
@@ -93,7 +92,7 @@ fn noise_and_silence_in_the_recordings_lower_a_speech_embedding_models_accuracy(
         "train failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let before = cached_entries(&cache, VARIANT);
+    let before = cached_entries(&cache, &variant(Backbone::SpeechEmbedding));
     let robustness = [
         "--dataset",
         &data_arg,
@@ -119,13 +118,16 @@ fn noise_and_silence_in_the_recordings_lower_a_speech_embedding_models_accuracy(
     assert_eq!(curve(&report, "audio-missing").len(), 3);
     println!("clean {clean:.3}, audio-noise {noise:?}, audio-dropout {silence:?}");
     // Every damaged clip (two corruptions × two levels) went through the backbone once…
-    let after = cached_entries(&cache, VARIANT);
+    let after = cached_entries(&cache, &variant(Backbone::SpeechEmbedding));
     assert!(
         after > before && after <= before + 4 * tests,
         "{before} → {after} cache entries for {tests} test clips"
     );
     // …so measuring again reads the cache, and gives the same curves.
     let second = fusionlab_json(&robustness, &cache, "robustness again");
-    assert_eq!(cached_entries(&cache, VARIANT), after);
+    assert_eq!(
+        cached_entries(&cache, &variant(Backbone::SpeechEmbedding)),
+        after
+    );
     assert_eq!(second["reports"], report["reports"]);
 }

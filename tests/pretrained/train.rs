@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use fusionlab::engine::extract::variant;
 use fusionlab::model::Backbone;
 
 use crate::support::{
@@ -48,12 +49,15 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "train failed: {stderr}");
     // Each distinct input went through its backbone once and is cached by content.
-    assert_eq!(cached_entries(&cache, "efficientnet-lite0-224px"), 2);
     assert_eq!(
-        cached_entries(&cache, "speech-embedding-16000hz-lead500ms"),
+        cached_entries(&cache, &variant(Backbone::EfficientNetLite0)),
         2
     );
-    assert_eq!(cached_entries(&cache, "minilm-l6-v2-256tok"), 8);
+    assert_eq!(
+        cached_entries(&cache, &variant(Backbone::SpeechEmbedding)),
+        2
+    );
+    assert_eq!(cached_entries(&cache, &variant(Backbone::MiniLm)), 8);
     let config = std::fs::read_to_string(model.join("config.json")).unwrap();
     for name in ["efficientnet-lite0", "minilm-l6-v2", "speech-embedding"] {
         assert!(

@@ -15,6 +15,7 @@ use super::{EngineError, RawInput};
 use crate::data::tokens::{TokenCache, TokenMatrix};
 use crate::data::{Dataset, FeatureConfig, Sample};
 
+use crate::model::kernels::normalise_rows;
 use crate::model::pretrained::efficientnet::{self, EfficientNetLite0};
 use crate::model::pretrained::minilm::{self, MiniLm};
 use crate::model::pretrained::speech::{self, SpeechEmbedding};
@@ -64,9 +65,13 @@ pub struct ExtractReport {
     pub bytes: usize,
 }
 
-/// The cache variant of a backbone: its name plus what fixes its input (size, rate).
+/// Layer-norm epsilon of the tokens' normalisation.
+pub const NORM_EPS: f32 = 1e-5;
+
+/// The cache variant of a backbone: its name plus what fixes its input (size, rate), and
+/// `normed`: the tokens are stored layer-normalised (entries from before that differ).
 pub fn variant(backbone: Backbone) -> String {
-    match backbone {
+    let base = match backbone {
         Backbone::EfficientNetLite0 => format!("{backbone}-{}px", efficientnet::INPUT_SIZE),
         Backbone::MiniLm => format!("{backbone}-{}tok", minilm::MAX_TOKENS),
         // `lead500ms`: entries made before the lead-in silence (speech::LEAD_SAMPLES) differ.
@@ -75,7 +80,8 @@ pub fn variant(backbone: Backbone) -> String {
             speech::SAMPLE_RATE,
             speech::LEAD_SAMPLES as u32 * 1000 / speech::SAMPLE_RATE
         ),
-    }
+    };
+    format!("{base}-normed")
 }
 
 /// Runs the backbones, keeping each one loaded after its first use (loading MiniLM alone reads
@@ -412,13 +418,16 @@ pub fn merge_word_pieces(
     (words, weights)
 }
 
-/// `B × N × C` → one token matrix per row.
+/// `B × N × C` → one token matrix per row, each token layer-normalised.
 fn rows(tokens: &Tensor) -> Result<Vec<TokenMatrix>, EngineError> {
     let (b, n, c) = tokens.dims3()?;
-    let flat = tokens
+    let mut flat = tokens
         .to_dtype(candle_core::DType::F32)?
         .flatten_all()?
         .to_vec1::<f32>()?;
+    // Backbone outputs have arbitrary scales (the speech embedding's reach ±60): each token is
+    // normalised once, here, rather than in every training step.
+    normalise_rows(&mut flat, c, NORM_EPS);
     (0..b)
         .map(|i| {
             TokenMatrix::from_f32(n, c, &flat[i * n * c..(i + 1) * n * c])

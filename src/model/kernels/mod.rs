@@ -16,7 +16,7 @@
 
 mod norm;
 
-pub use norm::layer_norm;
+pub use norm::{layer_norm, normalise_rows};
 
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module as _, Result, Shape, Tensor, bail,

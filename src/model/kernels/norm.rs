@@ -28,6 +28,17 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Resul
     }
 }
 
+/// Layer-normalises each `cols`-wide row of `values` in place, without scale or shift: what the
+/// backbones' tokens get once, when extracted.
+pub fn normalise_rows(values: &mut [f32], cols: usize, eps: f32) {
+    for row in values.chunks_exact_mut(cols.max(1)) {
+        let (mean, rstd) = row_stats(row, eps);
+        for v in row {
+            *v = (*v - mean) * rstd;
+        }
+    }
+}
+
 /// Mean and 1/√(var + eps) of one row.
 fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
     let n = row.len().max(1) as f32;
