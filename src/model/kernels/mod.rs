@@ -1,7 +1,7 @@
 //! CPU kernels for the two operations that dominated a training step when composed from candle's
 //! generic ops (hand-written: candle has neither, and no maintained crate plugs into its autograd):
 //!
-//! * 3 × 3 patch extraction (im2col) on channel-last maps, with col2im as its backward. Built from
+//! * Patch extraction (im2col) on channel-last maps, with col2im as its backward. Built from
 //!   pad + narrow + stack, the backward pass materialised nine zero-padded copies of the map and
 //!   added them up (about 45 % of a step).
 //! * Adding a bias to many rows, whose backward sums the gradient over the rows. candle does that
@@ -24,30 +24,75 @@ use candle_core::{
 use candle_nn::Linear;
 use rayon::prelude::*;
 
-/// Kernel taps per output position.
-const TAPS: usize = 9;
+/// A convolution window on a channel-last map: kernel `(kh, kw)` and zero padding `(ph, pw)` on
+/// each side of H and W (stride 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel height and width.
+    pub kernel: (usize, usize),
+    /// Zero padding above and below, left and right.
+    pub pad: (usize, usize),
+}
+
+impl Window {
+    /// 3 × 3 with one pixel of padding: the output map has the input's size.
+    pub const SAME_3X3: Self = Self {
+        kernel: (3, 3),
+        pad: (1, 1),
+    };
+
+    fn taps(self) -> usize {
+        self.kernel.0 * self.kernel.1
+    }
+
+    /// Output height and width for an `h × w` map (`None` when the kernel does not fit).
+    fn output(self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let oh = (h + 2 * self.pad.0 + 1).checked_sub(self.kernel.0)?;
+        let ow = (w + 2 * self.pad.1 + 1).checked_sub(self.kernel.1)?;
+        Some((oh, ow))
+    }
+
+    /// Source offset in an `h × w` map of tap `tap` for output position (`y`, `x`), when inside.
+    fn source(self, y: usize, x: usize, tap: usize, h: usize, w: usize) -> Option<usize> {
+        let (dy, dx) = (tap / self.kernel.1, tap % self.kernel.1);
+        let sy = (y + dy).checked_sub(self.pad.0).filter(|&s| s < h)?;
+        let sx = (x + dx).checked_sub(self.pad.1).filter(|&s| s < w)?;
+        Some(sy * w + sx)
+    }
+}
 
 /// `B × H × W × C` → `B × (H·W) × (9·C)`: for every position, its 3 × 3 neighbourhood (one pixel
 /// of zero padding), ordered kernel row, kernel column, channel.
 pub fn im2col3x3(x: &Tensor) -> Result<Tensor> {
+    im2col(x, Window::SAME_3X3)
+}
+
+/// `B × H × W × C` → `B × (H'·W') × (kh·kw·C)`: for every output position, its window, ordered
+/// kernel row, kernel column, channel; with gradients (col2im).
+pub fn im2col(x: &Tensor, window: Window) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1(Im2col)
+        x.contiguous()?.apply_op1(Im2col { window })
     } else {
-        composed(x)
+        composed(x, window)
     }
 }
 
 /// The same result from candle's generic ops (any device and dtype).
-pub fn composed(x: &Tensor) -> Result<Tensor> {
+pub fn composed(x: &Tensor, window: Window) -> Result<Tensor> {
     let (b, h, w, c) = x.dims4()?;
-    let padded = x.pad_with_zeros(1, 1, 1)?.pad_with_zeros(2, 1, 1)?;
-    let mut taps = Vec::with_capacity(TAPS);
-    for dy in 0..3 {
-        for dx in 0..3 {
-            taps.push(padded.narrow(1, dy, h)?.narrow(2, dx, w)?);
+    let Some((oh, ow)) = window.output(h, w) else {
+        bail!("a {:?} window does not fit a {h}×{w} map", window.kernel);
+    };
+    let padded = x
+        .pad_with_zeros(1, window.pad.0, window.pad.0)?
+        .pad_with_zeros(2, window.pad.1, window.pad.1)?;
+    let mut taps = Vec::with_capacity(window.taps());
+    for dy in 0..window.kernel.0 {
+        for dx in 0..window.kernel.1 {
+            taps.push(padded.narrow(1, dy, oh)?.narrow(2, dx, ow)?);
         }
     }
-    Tensor::stack(&taps, 3)?.reshape((b, h * w, TAPS * c))
+    Tensor::stack(&taps, 3)?.reshape((b, oh * ow, window.taps() * c))
 }
 
 /// The contiguous f32 data of a CPU tensor argument.
@@ -65,52 +110,60 @@ pub(super) fn f32_data<'a>(
     Ok(&data[start..end])
 }
 
-/// Source offset of tap (`dy`, `dx`) for output position (`y`, `x`), when inside the map.
-fn tap_source(y: usize, x: usize, dy: usize, dx: usize, h: usize, w: usize) -> Option<usize> {
-    let sy = (y + dy).checked_sub(1).filter(|&s| s < h)?;
-    let sx = (x + dx).checked_sub(1).filter(|&s| s < w)?;
-    Some(sy * w + sx)
-}
-
 /// Forward op: map → columns.
-struct Im2col;
+struct Im2col {
+    window: Window,
+}
 
 impl CustomOp1 for Im2col {
     fn name(&self) -> &'static str {
-        "im2col3x3"
+        "im2col"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, h, w, c) = layout.shape().dims4()?;
+        let Some((oh, ow)) = self.window.output(h, w) else {
+            bail!(
+                "im2col: a {:?} window does not fit a {h}×{w} map",
+                self.window.kernel
+            );
+        };
         let src = f32_data(storage, layout, self.name())?;
-        let row = TAPS * c;
-        let mut out = vec![0f32; b * h * w * row];
+        let row = self.window.taps() * c;
+        let mut out = vec![0f32; b * oh * ow * row];
         if out.is_empty() {
-            return Ok((CpuStorage::F32(out), Shape::from((b, h * w, row))));
+            return Ok((CpuStorage::F32(out), Shape::from((b, oh * ow, row))));
         }
-        out.par_chunks_mut(h * w * row)
+        out.par_chunks_mut(oh * ow * row)
             .zip(src.par_chunks(h * w * c))
             .for_each(|(dst, map)| {
                 for (pos, cols) in dst.chunks_exact_mut(row).enumerate() {
-                    let (y, x) = (pos / w, pos % w);
+                    let (y, x) = (pos / ow, pos % ow);
                     for (tap, col) in cols.chunks_exact_mut(c).enumerate() {
-                        if let Some(s) = tap_source(y, x, tap / 3, tap % 3, h, w) {
+                        if let Some(s) = self.window.source(y, x, tap, h, w) {
                             col.copy_from_slice(&map[s * c..(s + 1) * c]);
                         }
                     }
                 }
             });
-        Ok((CpuStorage::F32(out), Shape::from((b, h * w, row))))
+        Ok((CpuStorage::F32(out), Shape::from((b, oh * ow, row))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (_, h, w, c) = arg.dims4()?;
-        Ok(Some(grad.contiguous()?.apply_op1(Col2im { h, w, c })?))
+        let back = Col2im {
+            window: self.window,
+            h,
+            w,
+            c,
+        };
+        Ok(Some(grad.contiguous()?.apply_op1(back)?))
     }
 }
 
 /// Backward op: columns → map, adding every tap's value back onto the pixel it came from.
 struct Col2im {
+    window: Window,
     h: usize,
     w: usize,
     c: usize,
@@ -118,14 +171,20 @@ struct Col2im {
 
 impl CustomOp1 for Col2im {
     fn name(&self) -> &'static str {
-        "col2im3x3"
+        "col2im"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, positions, row) = layout.shape().dims3()?;
         let (h, w, c) = (self.h, self.w, self.c);
-        if positions != h * w || row != TAPS * c {
-            bail!("col2im3x3: {b}×{positions}×{row} columns do not match a {h}×{w}×{c} map");
+        let Some((oh, ow)) = self.window.output(h, w) else {
+            bail!(
+                "col2im: a {:?} window does not fit a {h}×{w} map",
+                self.window.kernel
+            );
+        };
+        if positions != oh * ow || row != self.window.taps() * c {
+            bail!("col2im: {b}×{positions}×{row} columns do not match a {h}×{w}×{c} map");
         }
         let src = f32_data(storage, layout, self.name())?;
         let mut out = vec![0f32; b * h * w * c];
@@ -133,12 +192,12 @@ impl CustomOp1 for Col2im {
             return Ok((CpuStorage::F32(out), Shape::from((b, h, w, c))));
         }
         out.par_chunks_mut(h * w * c)
-            .zip(src.par_chunks(h * w * row))
+            .zip(src.par_chunks(oh * ow * row))
             .for_each(|(map, cols)| {
                 for (pos, taps) in cols.chunks_exact(row).enumerate() {
-                    let (y, x) = (pos / w, pos % w);
+                    let (y, x) = (pos / ow, pos % ow);
                     for (tap, col) in taps.chunks_exact(c).enumerate() {
-                        if let Some(s) = tap_source(y, x, tap / 3, tap % 3, h, w) {
+                        if let Some(s) = self.window.source(y, x, tap, h, w) {
                             for (acc, v) in map[s * c..(s + 1) * c].iter_mut().zip(col) {
                                 *acc += v;
                             }
@@ -151,7 +210,7 @@ impl CustomOp1 for Col2im {
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // col2im is im2col's adjoint, so its own gradient is im2col again.
-        Ok(Some(im2col3x3(grad)?))
+        Ok(Some(im2col(grad, self.window)?))
     }
 }
 
@@ -290,26 +349,41 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    /// Forward values and input gradients of the op and of the composed form agree.
+    /// Forward values and input gradients of the op and of the composed form agree, for the
+    /// 3 × 3 window of the encoders and the speech embedding's 1 × 3 / 3 × 1 ones.
     #[test]
     fn matches_the_composed_form() -> Result<()> {
-        for (b, h, w, c) in [(2, 5, 4, 3), (1, 1, 1, 1), (3, 2, 7, 1)] {
-            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, h, w, c), &Device::Cpu)?)?;
-            let weights = Tensor::randn(0f32, 1.0, (b, h * w, TAPS * c), &Device::Cpu)?;
-            let fast = im2col3x3(x.as_tensor())?;
-            let slow = composed(x.as_tensor())?;
-            let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert_eq!(diff, 0.0, "forward differs for {b}×{h}×{w}×{c}");
-            let g_fast = (fast * &weights)?.sum_all()?.backward()?;
-            let g_slow = (slow * &weights)?.sum_all()?.backward()?;
-            let (Some(a), Some(s)) = (g_fast.get(&x), g_slow.get(&x)) else {
-                panic!("no gradient for the input");
-            };
-            let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(
-                diff < 1e-5,
-                "gradients differ by {diff} for {b}×{h}×{w}×{c}"
-            );
+        let windows = [
+            Window::SAME_3X3,
+            Window {
+                kernel: (3, 1),
+                pad: (0, 0),
+            },
+            Window {
+                kernel: (1, 3),
+                pad: (0, 1),
+            },
+        ];
+        for window in windows {
+            for (b, h, w, c) in [(2, 5, 4, 3), (1, 3, 1, 1), (3, 4, 7, 1)] {
+                let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, h, w, c), &Device::Cpu)?)?;
+                let fast = im2col(x.as_tensor(), window)?;
+                let slow = composed(x.as_tensor(), window)?;
+                assert_eq!(fast.dims(), slow.dims(), "{window:?} on {b}×{h}×{w}×{c}");
+                let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert_eq!(
+                    diff, 0.0,
+                    "forward differs for {window:?} on {b}×{h}×{w}×{c}"
+                );
+                let weights = Tensor::randn(0f32, 1.0, fast.dims(), &Device::Cpu)?;
+                let g_fast = (fast * &weights)?.sum_all()?.backward()?;
+                let g_slow = (slow * &weights)?.sum_all()?.backward()?;
+                let (Some(a), Some(s)) = (g_fast.get(&x), g_slow.get(&x)) else {
+                    panic!("no gradient for the input");
+                };
+                let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(diff < 1e-5, "gradients differ by {diff} for {window:?}");
+            }
         }
         Ok(())
     }

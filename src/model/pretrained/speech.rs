@@ -30,6 +30,7 @@ use super::onnx::{
     Graph, NodeProto, attribute, check_identity, check_ints, check_ops, check_scalar, check_shape,
     constant_input as input, ops,
 };
+use crate::model::kernels::{Window, im2col};
 
 /// Width of one audio token (one window embedding).
 pub const TOKEN_DIM: usize = 96;
@@ -277,17 +278,15 @@ impl Conv {
     /// `[N, H, W, C]` → `[N, H', W', Cout]`, with bias, activation and pool as in the graph.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (kh, kw) = self.kernel;
-        let x = x.pad_with_zeros(2, kw / 2, kw / 2)?;
         let (n, h, w, _) = x.dims4()?;
-        let (h, w) = (h + 1 - kh, w + 1 - kw);
-        let mut cols = Vec::with_capacity(kh * kw);
-        for dh in 0..kh {
-            for dw in 0..kw {
-                cols.push(x.narrow(1, dh, h)?.narrow(2, dw, w)?);
-            }
-        }
-        let cols = Tensor::cat(&cols, 3)?;
-        let k = cols.dim(3)?;
+        let (h, w) = ((h + 1).saturating_sub(kh), w);
+        // Valid along H (time), zero-padded by kw/2 along W (the mel axis).
+        let window = Window {
+            kernel: (kh, kw),
+            pad: (0, kw / 2),
+        };
+        let cols = im2col(x, window)?;
+        let k = cols.dim(2)?;
         let mut y = cols.reshape((n * h * w, k))?.matmul(&self.weight)?;
         if let Some(bias) = &self.bias {
             y = y.broadcast_add(bias)?;
