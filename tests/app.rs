@@ -346,6 +346,10 @@ fn the_analysis_panel_compares_methods_measures_robustness_and_explains() {
             .iter()
             .all(|r| r.curves[0].effective.is_some())
     );
+    // Only audio was measured: no empty image or text tab, and the audio curves are shown.
+    assert!(h.query_by_label("image curves").is_none());
+    assert!(h.query_by_label("text curves").is_none());
+    assert_eq!(h.state().analysis.robustness_modality, 2);
     h.get_by_label("audio curves").click();
     h.run_steps(2);
     assert!(

@@ -106,8 +106,23 @@ impl AnalysisView {
             result.split.name(),
             result.reports.first().map_or(0, |r| r.samples)
         ));
+        // Tabs only for the modalities that were measured (the data may lack one).
+        let measured: Vec<usize> = (0..MODALITIES.len())
+            .filter(|&m| {
+                result
+                    .reports
+                    .iter()
+                    .any(|r| r.curves.iter().any(|c| c.corruption.modality() == m))
+            })
+            .collect();
+        if !measured.contains(&self.robustness_modality)
+            && let Some(&first) = measured.first()
+        {
+            self.robustness_modality = first;
+        }
         ui.horizontal(|ui| {
-            for (m, name) in MODALITIES.iter().enumerate() {
+            for &m in &measured {
+                let name = MODALITIES[m];
                 ui.selectable_value(&mut self.robustness_modality, m, format!("{name} curves"));
             }
         });
