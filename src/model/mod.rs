@@ -52,7 +52,9 @@ pub struct Tokens {
 pub struct ModelOutput {
     /// Class scores `B × K` (pass through softmax for probabilities).
     pub logits: Tensor,
-    /// Per-modality embeddings, `B × D` each (zero where absent).
+    /// Per-modality embeddings, `B × D` each (zero where absent): the encoder's pooled tokens,
+    /// or for `crossmodal` (which reads the tokens, not the pools) the tokens weighted by [CLS]'s
+    /// attention over them.
     pub embeddings: [Tensor; 3],
     /// The fused representation `B × F`.
     pub fused: Tensor,
@@ -256,21 +258,34 @@ impl FusionModel {
             (None, true) => Some(self.shapley(enc, present, &fused.logits)?),
             (None, false) => None,
         };
-        let attention = match fused.token_attention {
-            Some(maps) => maps,
-            None => [
-                enc[0].attention.clone(),
-                enc[1].attention.clone(),
-                enc[2].attention.clone(),
-            ],
+        let (attention, embeddings) = match fused.token_attention {
+            // Cross-modal fusion never trains the encoders' pools: pool with what it attended to.
+            Some(maps) => {
+                let pooled = |m: usize| -> Result<Tensor> {
+                    enc[m]
+                        .tokens
+                        .broadcast_mul(&maps[m].unsqueeze(D::Minus1)?)?
+                        .sum(1)
+                };
+                let embeddings = [pooled(0)?, pooled(1)?, pooled(2)?];
+                (maps, embeddings)
+            }
+            None => (
+                [
+                    enc[0].attention.clone(),
+                    enc[1].attention.clone(),
+                    enc[2].attention.clone(),
+                ],
+                [
+                    enc[0].embedding.clone(),
+                    enc[1].embedding.clone(),
+                    enc[2].embedding.clone(),
+                ],
+            ),
         };
         Ok(ModelOutput {
             logits: fused.logits,
-            embeddings: [
-                enc[0].embedding.clone(),
-                enc[1].embedding.clone(),
-                enc[2].embedding.clone(),
-            ],
+            embeddings,
             fused: fused.fused,
             weights,
             attention,

@@ -112,6 +112,33 @@ fn one_training_step_reaches_every_weight_of_every_method_and_text_encoder() {
     }
 }
 
+/// Cross-modal fusion never trains the encoders' attention pools, so its per-modality
+/// embeddings (what Projections shows) are the tokens weighted by [CLS]'s attention instead.
+#[test]
+fn cross_modal_embeddings_pool_the_tokens_with_what_cls_attended_to() -> candle_core::Result<()> {
+    let data = synthetic("synthetic:missing?samples=60&missing=0.5");
+    let samples: Vec<&Sample> = data.samples.iter().take(20).collect();
+    let (_, model, batch) = untrained(&data, &tiny(FusionKind::CrossModal, 1), &samples, 5);
+    let enc = model.encode(&batch)?;
+    let out = model.forward(&batch, false)?;
+    for (m, e) in enc.iter().enumerate() {
+        let expected = e
+            .tokens
+            .broadcast_mul(&out.attention[m].unsqueeze(2)?)?
+            .sum(1)?;
+        let diff = (&out.embeddings[m] - &expected)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "modality {m}: {diff}");
+        let rows = out.embeddings[m].abs()?.sum(1)?.to_vec1::<f32>()?;
+        for (s, r) in samples.iter().zip(rows) {
+            assert_eq!(s.presence().0[m], r > 0.0, "modality {m} of {}", s.id);
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn masking_a_modality_is_the_same_as_not_having_it() {
     let data = synthetic("synthetic:redundant?samples=40");
