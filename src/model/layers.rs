@@ -75,7 +75,9 @@ impl AttentionPool {
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<(Tensor, Tensor)> {
         let scores = self
             .score
-            .forward(&super::kernels::dense(&self.key, tokens)?.tanh()?)?
+            .forward(&super::kernels::tanh(&super::kernels::dense(
+                &self.key, tokens,
+            )?)?)?
             .squeeze(D::Minus1)?;
         let weights = masked_softmax(&scores, mask)?;
         let pooled = tokens
@@ -201,9 +203,9 @@ impl GruDirection {
             let z = candle_nn::ops::sigmoid(
                 &(gi.narrow(1, h_size, h_size)? + gh.narrow(1, h_size, h_size)?)?,
             )?;
-            let n = (gi.narrow(1, 2 * h_size, h_size)?
-                + (r * gh.narrow(1, 2 * h_size, h_size)?)?)?
-            .tanh()?;
+            let n = super::kernels::tanh(
+                &(gi.narrow(1, 2 * h_size, h_size)? + (r * gh.narrow(1, 2 * h_size, h_size)?)?)?,
+            )?;
             let candidate = ((n.clone() - (&z * &n)?)? + (&z * &h)?)?;
             let m = mask.narrow(1, step, 1)?;
             h = (h.broadcast_mul(&(1.0 - &m)?)? + candidate.broadcast_mul(&m)?)?;
