@@ -50,6 +50,21 @@ fn image_tokens_only(samples: usize) -> Dataset {
     data
 }
 
+/// An extractor whose store and cache are an empty temporary folder (kept alive by the first).
+fn without_backbones() -> (tempfile::TempDir, fusionlab::engine::extract::Extractor) {
+    use fusionlab::engine::extract::{ExtractOptions, Extractor};
+    use fusionlab::model::pretrained::store::Store;
+    let empty = tempfile::tempdir().unwrap();
+    let extractor = Extractor::new(
+        ExtractOptions {
+            store: Store::at(empty.path().join("store")),
+            cache_root: empty.path().join("cache"),
+        },
+        Device::Cpu,
+    );
+    (empty, extractor)
+}
+
 #[test]
 fn a_projected_image_encoder_learns_from_backbone_tokens_and_looks_at_the_informative_ones() {
     let data = image_tokens_only(240);
@@ -114,8 +129,6 @@ fn the_backbone_choice_is_recorded_in_the_config_and_scratch_configs_are_unchang
 
 #[test]
 fn robustness_of_a_pretrained_modality_reruns_its_backbone_and_says_when_it_is_not_installed() {
-    use fusionlab::engine::extract::{ExtractOptions, Extractor};
-    use fusionlab::model::pretrained::store::Store;
     let data = image_tokens_only(60);
     let mut cfg = tiny(FusionKind::Attention, 1);
     cfg.backbones = Backbones {
@@ -131,14 +144,7 @@ fn robustness_of_a_pretrained_modality_reruns_its_backbone_and_says_when_it_is_n
     };
     let samples: Vec<&Sample> = data.samples.iter().collect();
     let corrupter = Corrupter::new(&data.features, &data.vocab, 5);
-    let empty = tempfile::tempdir().unwrap();
-    let mut extractor = Extractor::new(
-        ExtractOptions {
-            store: Store::at(empty.path().join("store")),
-            cache_root: empty.path().join("cache"),
-        },
-        Device::Cpu,
-    );
+    let (_empty, mut extractor) = without_backbones();
     let mut run = |corruptions: Vec<Corruption>| {
         let cfg = RobustnessConfig {
             corruptions,
@@ -229,6 +235,33 @@ fn a_model_saved_with_a_scale_and_shift_in_its_token_normalisation_loads_and_pre
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
     assert!(diff < 1e-4, "logits differ by {diff}");
+}
+
+#[test]
+fn extracting_synthetic_sounds_for_the_audio_backbone_fails_at_once_with_what_to_do() {
+    use fusionlab::engine::extract::ExtractObserver;
+    struct Count(std::cell::Cell<usize>);
+    impl ExtractObserver for Count {
+        fn progress(&self, done: usize, _: usize) {
+            self.0.set(self.0.get().max(done));
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+    let mut data = synthetic("synthetic:redundant?samples=40");
+    // No backbone is installed here: the check comes before any is loaded or run.
+    let (_empty, mut extractor) = without_backbones();
+    let seen = Count(std::cell::Cell::new(0));
+    let err = extractor
+        .dataset(&mut data, &Backbones::all(), &seen)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the audio backbone needs the recording") && err.contains("from scratch"),
+        "{err}"
+    );
+    assert_eq!(seen.0.get(), 0, "nothing was extracted first");
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.

@@ -90,11 +90,17 @@ impl BackboneInput {
             )),
             _ => match audio_file {
                 Some(path) => Ok(Self::Audio(read_16k(&path, features.audio.max_seconds)?)),
-                None => Err(EngineError::Data(format!(
-                    "sample {}: the audio backbone needs the recording, and this dataset only holds log-mel spectrograms (synthetic sounds); train its audio from scratch",
-                    sample.id
-                ))),
+                None => Err(no_recording(sample)),
             },
+        }
+    }
+
+    /// Whether modality `m` of `sample` can be given to a backbone: every picture and sentence
+    /// can, a sound only when its recording is a file (synthetic sounds are log-mels only).
+    pub(super) fn check(sample: &Sample, m: usize) -> Result<(), EngineError> {
+        match (&sample.origin, m) {
+            (Origin::Files { audio: Some(_), .. }, _) | (_, 0 | 1) => Ok(()),
+            _ => Err(no_recording(sample)),
         }
     }
 
@@ -110,6 +116,13 @@ impl BackboneInput {
             Self::Audio(samples) => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
         }
     }
+}
+
+fn no_recording(sample: &Sample) -> EngineError {
+    EngineError::Data(format!(
+        "sample {}: the audio backbone needs the recording, and this dataset only holds log-mel spectrograms (synthetic sounds); train its audio from scratch",
+        sample.id
+    ))
 }
 
 /// A 16 kHz mono waveform from a WAV file.

@@ -127,6 +127,12 @@ impl Extractor {
                 (m, wanted)
             })
             .collect();
+        // Fail before any backbone runs, not a minute in (synthetic sounds have no recording).
+        for (m, wanted) in &todo {
+            for &i in wanted {
+                BackboneInput::check(&samples[i], *m)?;
+            }
+        }
         let total: usize = todo.iter().map(|(_, w)| w.len()).sum();
         let mut done = 0;
         observer.progress(0, total);
