@@ -1,5 +1,6 @@
-//! CPU kernels for the two operations that dominated a training step when composed from candle's
-//! generic ops (hand-written: candle has neither, and no maintained crate plugs into its autograd):
+//! CPU kernels for operations that dominated a training step or a backbone when composed from
+//! candle's generic ops (hand-written: candle lacks them, and no maintained crate plugs into its
+//! autograd):
 //!
 //! * Patch extraction (im2col) on channel-last maps, with col2im as its backward. Built from
 //!   pad + narrow + stack, the backward pass materialised nine zero-padded copies of the map and
@@ -11,12 +12,16 @@
 //!   the forward, thrown away.
 //! * Layer normalisation with its backward: candle-nn's fused layer norm has none (its output is
 //!   cut from the graph, so nothing below it learned), and the composed form is six passes.
+//! * tanh (attention pools, GRU): candle calls libm's `tanhf` per element; a rational
+//!   approximation vectorises.
 //!
 //! Other devices, and dtypes other than f32, use the composed forms.
 
 mod norm;
+mod tanh;
 
 pub use norm::{layer_norm, normalise_rows};
+pub use tanh::tanh;
 
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module as _, Result, Shape, Tensor, bail,
@@ -211,56 +216,6 @@ impl CustomOp1 for Col2im {
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         // col2im is im2col's adjoint, so its own gradient is im2col again.
         Ok(Some(im2col(grad, self.window)?))
-    }
-}
-
-/// `tanh(x)` from a rational approximation the compiler vectorises (libm's `tanhf`, which candle
-/// calls per element, was a tenth of a training step on backbone tokens); within 5e-7 of it.
-/// Composed from candle's op off the CPU.
-pub fn tanh(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.contiguous()?.apply_op1(Tanh)
-    } else {
-        x.tanh()
-    }
-}
-
-/// The rational approximation of [`tanh`] (Eigen's float kernel), exact to a few ulps.
-fn fast_tanh(x: f32) -> f32 {
-    const CLAMP: f32 = 7.905_311;
-    const ALPHA: [f32; 7] = [
-        4.893_524_6e-3,
-        6.372_619_3e-4,
-        1.485_722_4e-5,
-        5.122_297e-8,
-        -8.604_672e-11,
-        2.000_188e-13,
-        -2.760_768_5e-16,
-    ];
-    const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
-    let x = x.clamp(-CLAMP, CLAMP);
-    let x2 = x * x;
-    let p = ALPHA.iter().rev().fold(0.0, |acc, &a| acc * x2 + a);
-    let q = BETA.iter().rev().fold(0.0, |acc, &b| acc * x2 + b);
-    x * p / q
-}
-
-struct Tanh;
-
-impl CustomOp1 for Tanh {
-    fn name(&self) -> &'static str {
-        "tanh"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_data(storage, layout, self.name())?;
-        let out: Vec<f32> = x.iter().map(|&v| fast_tanh(v)).collect();
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        // d tanh = 1 − tanh².
-        Ok(Some(grad.mul(&(1.0 - res.sqr()?)?)?))
     }
 }
 
@@ -486,26 +441,6 @@ mod tests {
             let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert!(diff < 1e-3, "{name} gradients differ by {diff}");
         }
-        Ok(())
-    }
-
-    /// The fast tanh stays within 5e-7 of the exact one, and its gradient is 1 − tanh².
-    #[test]
-    fn tanh_matches_the_exact_one() -> Result<()> {
-        let worst = (-200_000..=200_000)
-            .map(|i| i as f32 * 1e-4)
-            .chain([30.0, -30.0, 1e-30, -1e-30, 0.0])
-            .map(|v| (fast_tanh(v) - v.tanh()).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 5e-7, "worst error {worst}");
-        let x = Var::from_tensor(&Tensor::randn(0f32, 2.0, (3, 50), &Device::Cpu)?)?;
-        let g = tanh(x.as_tensor())?.sum_all()?.backward()?;
-        let exact = x.as_tensor().tanh()?.sum_all()?.backward()?;
-        let (Some(a), Some(b)) = (g.get(&x), exact.get(&x)) else {
-            panic!("no gradient");
-        };
-        let diff = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-6, "gradients differ by {diff}");
         Ok(())
     }
 }
