@@ -121,9 +121,13 @@ impl Extractor {
         let todo: Vec<(usize, Vec<usize>)> = (0..3)
             .filter(|&m| backbones.get(m).is_some())
             .map(|m| {
-                let wanted = (0..samples.len())
+                let mut wanted: Vec<usize> = (0..samples.len())
                     .filter(|&i| samples[i].presence().0[m] && samples[i].backbone.get(m).is_none())
                     .collect();
+                // Sentences of similar length share a batch, so little of it is padding.
+                if m == 1 {
+                    wanted.sort_by_key(|&i| samples[i].text.as_ref().map_or(0, |t| t.raw.len()));
+                }
                 (m, wanted)
             })
             .collect();
