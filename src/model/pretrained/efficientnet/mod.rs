@@ -11,7 +11,10 @@ use std::path::Path;
 
 use candle_core::{D, DType, Device, Result, Tensor};
 
+mod cpu;
+
 use super::{EFFICIENTNET_FILES, PretrainedError, pickle};
+use cpu::{BiasAct, DepthwiseCpu};
 
 /// Width of the feature map returned by [`EfficientNetLite0::features`].
 pub const FEATURE_DIM: usize = 1280;
@@ -26,7 +29,7 @@ const STRIDE2_BLOCKS: [usize; 4] = [1, 3, 5, 11];
 /// Number of MBConv blocks of Lite0.
 const BLOCKS: usize = 16;
 /// The ImageNet-1k class names, one per line, in class-index order.
-const CLASSES: &str = include_str!("../../../assets/imagenet_classes.txt");
+const CLASSES: &str = include_str!("../../../../assets/imagenet_classes.txt");
 
 /// Converts the package's `.pth` in `src` into `out/model.safetensors` (names unchanged); a
 /// damaged or foreign `.pth` is a [`PretrainedError::Format`] naming it.
@@ -247,149 +250,6 @@ impl ConvBn {
             }
         }
         sum.ok_or_else(|| candle_core::Error::Msg("empty depthwise kernel".into()))
-    }
-}
-
-/// Depthwise convolution as plain loops over each channel plane (3 × 3 and 5 × 5, stride 1 or 2),
-/// for the CPU: candle's grouped conv2d runs one convolution per channel and the tap sum copies a
-/// full map per tap (together ~10× slower than this at batch 1 on two cores).
-struct DepthwiseCpu<'a> {
-    /// `C × k × k` tap weights.
-    taps: &'a [f32],
-    kernel: usize,
-    stride: usize,
-    /// Zero rows above and columns left of the input (SAME padding).
-    pad: (usize, usize),
-}
-
-impl candle_core::CustomOp1 for DepthwiseCpu<'_> {
-    fn name(&self) -> &'static str {
-        "efficientnet-depthwise"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        use rayon::prelude::*;
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("depthwise: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("depthwise: input not contiguous")
-        };
-        let (b, c, h, w) = layout.shape().dims4()?;
-        let (k, s) = (self.kernel, self.stride);
-        let (ho, wo) = (h.div_ceil(s), w.div_ceil(s));
-        if self.taps.len() != c * k * k {
-            candle_core::bail!(
-                "depthwise: {} taps for {c} channels of {k} × {k}",
-                self.taps.len()
-            );
-        }
-        let mut out = vec![0f32; b * c * ho * wo];
-        let planes = data[start..end].par_chunks_exact(h * w);
-        type Plane = fn(&[f32], (usize, usize), (usize, usize), &[f32], &mut Vec<f32>, &mut [f32]);
-        let fixed: Option<Plane> = match (k, s) {
-            (3, 1) => Some(plane::<3, 1>),
-            (5, 1) => Some(plane::<5, 1>),
-            (3, 2) => Some(plane::<3, 2>),
-            (5, 2) => Some(plane::<5, 2>),
-            _ => None,
-        };
-        let Some(run) = fixed else {
-            candle_core::bail!("depthwise: no CPU kernel for {k} × {k} at stride {s}")
-        };
-        out.par_chunks_exact_mut(ho * wo)
-            .zip(planes)
-            .enumerate()
-            .for_each_init(Vec::new, |padded, (i, (dst, src))| {
-                let taps = &self.taps[(i % c) * k * k..][..k * k];
-                run(src, (h, w), self.pad, taps, padded, dst);
-            });
-        Ok((candle_core::CpuStorage::F32(out), (b, c, ho, wo).into()))
-    }
-}
-
-/// Per-channel bias then (optionally) ReLU6 in one pass over a fresh `B × C × H × W` output, for
-/// the CPU: a broadcast add and a clamp are three passes and two allocations.
-struct BiasAct<'a> {
-    bias: &'a [f32],
-    relu6: bool,
-}
-
-impl candle_core::InplaceOp1 for BiasAct<'_> {
-    fn name(&self) -> &'static str {
-        "efficientnet-bias-act"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> Result<()> {
-        use rayon::prelude::*;
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("bias-act: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("bias-act: output not contiguous")
-        };
-        let (_, c, h, w) = layout.shape().dims4()?;
-        if self.bias.len() != c {
-            candle_core::bail!("bias-act: {} biases for {c} channels", self.bias.len());
-        }
-        data[start..end]
-            .par_chunks_exact_mut(h * w)
-            .enumerate()
-            .for_each(|(plane, values)| {
-                let b = self.bias[plane % c];
-                if self.relu6 {
-                    values
-                        .iter_mut()
-                        .for_each(|v| *v = (*v + b).clamp(0.0, 6.0));
-                } else {
-                    values.iter_mut().for_each(|v| *v += b);
-                }
-            });
-        Ok(())
-    }
-}
-
-/// One plane of a depthwise convolution with a `K × K` kernel at stride `S`: the plane is copied
-/// into a zero-bordered buffer (`padded`, reused), so every output row is `K²` branch-free
-/// multiply-adds that the compiler unrolls.
-fn plane<const K: usize, const S: usize>(
-    src: &[f32],
-    (h, w): (usize, usize),
-    (top, left): (usize, usize),
-    taps: &[f32],
-    padded: &mut Vec<f32>,
-    dst: &mut [f32],
-) {
-    let (ho, wo) = (h.div_ceil(S), w.div_ceil(S));
-    // SAME padding: `top` rows and `left` columns before the map, the rest after it.
-    let (ph, pw) = ((ho - 1) * S + K, (wo - 1) * S + K);
-    padded.clear();
-    padded.resize(ph * pw, 0.0);
-    for (y, row) in src.chunks_exact(w).enumerate() {
-        let at = (y + top) * pw + left;
-        padded[at..at + w].copy_from_slice(row);
-    }
-    for (oy, drow) in dst.chunks_exact_mut(wo).enumerate() {
-        for ky in 0..K {
-            let prow = &padded[(oy * S + ky) * pw..][..pw];
-            let t = &taps[ky * K..][..K];
-            for (ox, d) in drow.iter_mut().enumerate() {
-                let window = &prow[ox * S..ox * S + K];
-                let mut acc = 0.0;
-                for kx in 0..K {
-                    acc += t[kx] * window[kx];
-                }
-                *d += acc;
-            }
-        }
     }
 }
 
