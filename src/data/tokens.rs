@@ -70,17 +70,28 @@ impl TokenMatrix {
     pub fn write_f32(&self, out: &mut [f32]) -> Result<(), CacheError> {
         use half::slice::HalfFloatSliceExt as _;
         let n = self.rows * self.cols;
+        let room = out.len();
         let Some(out) = out.get_mut(..n) else {
-            return Err(CacheError::Unreadable {
-                path: "(memory)".into(),
-                reason: format!("{n} values do not fit in {}", out.len()),
-            });
+            return Err(CacheError::NoRoom { values: n, room });
         };
         match &self.values {
             Values::Memory(v) => v.convert_to_f32_slice(out),
             Values::Cached(path) => read_values(path, n)?.convert_to_f32_slice(out),
         }
         Ok(())
+    }
+
+    /// The same values held in memory (read once from the cache entry when they are not);
+    /// `None` when the entry cannot be read.
+    pub fn loaded(&self) -> Option<Self> {
+        match &self.values {
+            Values::Memory(_) => Some(self.clone()),
+            Values::Cached(_) => Some(Self {
+                values: Values::Memory(self.to_f16().ok()?),
+                rows: self.rows,
+                cols: self.cols,
+            }),
+        }
     }
 
     /// The first `rows` rows, in memory (`None` when there are fewer, `rows` is 0, or a cached
@@ -142,6 +153,16 @@ pub enum CacheError {
         /// What went wrong.
         reason: String,
     },
+    /// A batch was built with too little room for a matrix (a bug, not bad data).
+    #[error(
+        "internal error: {values} token values do not fit the {room} a batch made room for; please report it"
+    )]
+    NoRoom {
+        /// Values in the matrix.
+        values: usize,
+        /// Room in the batch.
+        room: usize,
+    },
     /// The file system refused.
     #[error("token cache {}: {source}", path.display())]
     Io {
@@ -200,12 +221,17 @@ impl TokenCache {
     /// The cached tokens for `key`; `None` when absent or unreadable (a damaged entry is simply
     /// computed again).
     pub fn get(&self, key: &str) -> Option<TokenMatrix> {
-        let lazy = self.get_lazy(key)?;
-        let Values::Cached(path) = &lazy.values else {
+        let bytes = std::fs::read(self.path(key)).ok()?;
+        let (header, body) = bytes.split_at_checked(HEADER)?;
+        let (rows, cols) = parse_header(header)?;
+        if body.len() != rows.checked_mul(cols)?.checked_mul(2)? {
             return None;
-        };
-        let values = read_values(path, lazy.rows * lazy.cols).ok()?;
-        TokenMatrix::from_f16(lazy.rows, lazy.cols, values)
+        }
+        let values = body
+            .chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        TokenMatrix::from_f16(rows, cols, values)
     }
 
     /// The cached tokens for `key` as a matrix that reads the entry when a batch needs it (only

@@ -399,7 +399,7 @@ fn held(cache: &TokenCache, key: &str) -> Option<TokenMatrix> {
     if lazy.rows() * lazy.cols() * 2 >= HOLD_BELOW_BYTES {
         Some(lazy)
     } else {
-        cache.get(key)
+        lazy.loaded()
     }
 }
 
