@@ -125,3 +125,18 @@ pub fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (cache, model) = (tmp.path().join("cache"), tmp.path().join("model"));
     (tmp, cache, model)
 }
+
+/// `fusionlab --dataset DATA train OPTIONS… --patience 0 --device cpu --out MODEL`, which must
+/// succeed.
+pub fn train_cli(data: &Path, model: &Path, options: &[&str], cache: &Path) {
+    let (data, model) = (data.display().to_string(), model.display().to_string());
+    let mut args = vec!["--dataset", &data, "train"];
+    args.extend_from_slice(options);
+    args.extend(["--patience", "0", "--device", "cpu", "--out", &model]);
+    let out = fusionlab(&args, cache);
+    assert!(
+        out.status.success(),
+        "train failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

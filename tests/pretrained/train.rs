@@ -10,6 +10,7 @@ use fusionlab::model::Backbone;
 
 use crate::support::{
     backbone, cached_entries, fixture, folder_dataset, fusionlab, fusionlab_json, scratch,
+    train_cli,
 };
 
 #[test]
@@ -25,11 +26,7 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     folder_dataset(&data);
-    let (data_arg, model_arg) = (data.display().to_string(), model.display().to_string());
-    let train = [
-        "--dataset",
-        &data_arg,
-        "train",
+    let options = [
         "--encoders",
         "pretrained",
         "--epochs",
@@ -38,16 +35,9 @@ fn a_folder_dataset_trains_on_the_three_backbones_and_predicts_with_explanations
         "16",
         "--lr",
         "0.01",
-        "--patience",
-        "0",
-        "--device",
-        "cpu",
-        "--out",
-        &model_arg,
     ];
-    let out = fusionlab(&train, &cache);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "train failed: {stderr}");
+    train_cli(&data, &model, &options, &cache);
+    let model_arg = model.display().to_string();
     // Each distinct input went through its backbone once and is cached by content.
     assert_eq!(
         cached_entries(&cache, &variant(Backbone::EfficientNetLite0)),

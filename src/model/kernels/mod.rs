@@ -237,7 +237,7 @@ pub fn dense(linear: &Linear, x: &Tensor) -> Result<Tensor> {
 }
 
 /// `x + bias` over every row of `x` (`… × n` plus `n`), on the CPU through [`AddBias`].
-pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
         x.contiguous()?.apply_op2(&bias.contiguous()?, AddBias)
     } else {
@@ -375,72 +375,76 @@ mod tests {
                 let fast = im2col(x.as_tensor(), window)?;
                 let slow = composed(x.as_tensor(), window)?;
                 assert_eq!(fast.dims(), slow.dims(), "{window:?} on {b}×{h}×{w}×{c}");
-                let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                let diff = max_diff(&fast, &slow)?;
                 assert_eq!(
                     diff, 0.0,
                     "forward differs for {window:?} on {b}×{h}×{w}×{c}"
                 );
                 let weights = Tensor::randn(0f32, 1.0, fast.dims(), &Device::Cpu)?;
-                let g_fast = (fast * &weights)?.sum_all()?.backward()?;
-                let g_slow = (slow * &weights)?.sum_all()?.backward()?;
-                let (Some(a), Some(s)) = (g_fast.get(&x), g_slow.get(&x)) else {
-                    panic!("no gradient for the input");
-                };
-                let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
-                assert!(diff < 1e-5, "gradients differ by {diff} for {window:?}");
+                let grads = |y: Tensor| (y * &weights)?.sum_all()?.backward();
+                for (_, diff, _) in gradient_gaps(&grads(fast)?, &grads(slow)?, &[("input", &x)])? {
+                    assert!(diff < 1e-5, "gradients differ by {diff} for {window:?}");
+                }
             }
         }
         Ok(())
     }
 
-    /// `dense` gives `Linear::forward`'s values and the same gradients for input, weight and bias.
+    /// `dense` gives `Linear::forward`'s values and the same gradients: for input, weight and
+    /// bias on an input that is tracked, for weight and bias on one that needs no gradient (the
+    /// input's own gradient is never asked for).
     #[test]
     fn dense_matches_linear() -> Result<()> {
         let dev = Device::Cpu;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 700, 5), &dev)?)?;
-        let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 5), &dev)?)?;
-        let b = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &dev)?)?;
-        let linear = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let target = Tensor::randn(0f32, 1.0, (3, 700, 4), &dev)?;
-        let fast = dense(&linear, x.as_tensor())?;
-        let slow = linear.forward(x.as_tensor())?;
-        let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-5, "forward differs by {diff}");
-        let g_fast = (fast * &target)?.sum_all()?.backward()?;
-        let g_slow = (slow * &target)?.sum_all()?.backward()?;
-        for (name, var) in [("input", &x), ("weight", &w), ("bias", &b)] {
-            let (Some(a), Some(s)) = (g_fast.get(var), g_slow.get(var)) else {
-                panic!("no {name} gradient");
+        for (tracked, rows) in [(true, 700), (false, 70)] {
+            let input = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, rows, 5), &dev)?)?;
+            let x = match tracked {
+                true => input.as_tensor().clone(),
+                false => input.as_tensor().detach(),
             };
-            let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(diff < 1e-3, "{name} gradients differ by {diff}");
+            let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 5), &dev)?)?;
+            let b = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &dev)?)?;
+            let linear = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+            let target = Tensor::randn(0f32, 1.0, (3, rows, 4), &dev)?;
+            let fast = dense(&linear, &x)?;
+            let slow = linear.forward(&x)?;
+            let diff = max_diff(&fast, &slow)?;
+            assert!(diff < 1e-5, "forward differs by {diff}");
+            let mut vars = vec![("weight", &w), ("bias", &b)];
+            if tracked {
+                vars.push(("input", &input));
+            }
+            let grads = |y: Tensor| (y * &target)?.sum_all()?.backward();
+            for (name, diff, _) in gradient_gaps(&grads(fast)?, &grads(slow)?, &vars)? {
+                assert!(diff < 1e-3, "{name} gradients differ by {diff}");
+            }
         }
         Ok(())
     }
 
-    /// On an input that needs no gradient, `dense` gives the same values and weight gradients
-    /// (the input's own gradient is never asked for).
-    #[test]
-    fn dense_on_a_constant_input_matches_linear() -> Result<()> {
-        let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1.0, (3, 70, 5), &dev)?;
-        let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 5), &dev)?)?;
-        let b = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &dev)?)?;
-        let linear = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
-        let target = Tensor::randn(0f32, 1.0, (3, 70, 4), &dev)?;
-        let fast = dense(&linear, &x)?;
-        let slow = linear.forward(&x)?;
-        let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-5, "forward differs by {diff}");
-        let g_fast = (fast * &target)?.sum_all()?.backward()?;
-        let g_slow = (slow * &target)?.sum_all()?.backward()?;
-        for (name, var) in [("weight", &w), ("bias", &b)] {
-            let (Some(a), Some(s)) = (g_fast.get(var), g_slow.get(var)) else {
-                panic!("no {name} gradient");
-            };
-            let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(diff < 1e-3, "{name} gradients differ by {diff}");
-        }
-        Ok(())
+    /// The largest absolute difference between two tensors of one shape.
+    pub(super) fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+        (a - b)?.abs()?.max_all()?.to_scalar::<f32>()
+    }
+
+    /// For each named variable: the largest absolute difference between its gradients in the
+    /// two stores, and the largest entry of the second (both must have it).
+    pub(super) fn gradient_gaps(
+        fast: &candle_core::backprop::GradStore,
+        slow: &candle_core::backprop::GradStore,
+        vars: &[(&'static str, &Var)],
+    ) -> Result<Vec<(&'static str, f32, f32)>> {
+        vars.iter()
+            .map(|&(name, var)| {
+                let (Some(a), Some(s)) = (fast.get(var), slow.get(var)) else {
+                    panic!("no {name} gradient");
+                };
+                Ok((
+                    name,
+                    max_diff(a, s)?,
+                    s.abs()?.max_all()?.to_scalar::<f32>()?,
+                ))
+            })
+            .collect()
     }
 }

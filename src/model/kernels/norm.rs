@@ -210,6 +210,7 @@ impl CustomOp3 for LayerNorm {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{gradient_gaps, max_diff};
     use super::*;
     use candle_core::{Device, Var};
 
@@ -229,16 +230,12 @@ mod tests {
                 .broadcast_div(&(var + 1e-5)?.sqrt()?)?
                 .broadcast_mul(w.as_tensor())?
                 .broadcast_add(b.as_tensor())?;
-            let diff = (&fast - &slow)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let diff = max_diff(&fast, &slow)?;
             assert!(diff < 1e-4, "forward differs by {diff} for {rows}×{n}");
-            let g_fast = (fast * &target)?.sum_all()?.backward()?;
-            let g_slow = (slow * &target)?.sum_all()?.backward()?;
-            for (name, var) in [("input", &x), ("weight", &w), ("bias", &b)] {
-                let (Some(a), Some(s)) = (g_fast.get(var), g_slow.get(var)) else {
-                    panic!("no {name} gradient");
-                };
-                let scale = s.abs()?.max_all()?.to_scalar::<f32>()?.max(1.0);
-                let diff = (a - s)?.abs()?.max_all()?.to_scalar::<f32>()? / scale;
+            let grads = |y: Tensor| (y * &target)?.sum_all()?.backward();
+            let vars = [("input", &x), ("weight", &w), ("bias", &b)];
+            for (name, diff, scale) in gradient_gaps(&grads(fast)?, &grads(slow)?, &vars)? {
+                let diff = diff / scale.max(1.0);
                 assert!(
                     diff < 1e-3,
                     "{name} gradients differ by {diff} for {rows}×{n}"
