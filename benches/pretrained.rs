@@ -395,6 +395,7 @@ fn merge(old: &mut Value, now: Value) {
 }
 
 fn main() {
+    fusionlab::model::device::pin_thread_count();
     let mut c = Criterion::default().configure_from_args();
     // `cargo test --benches` runs each routine once: skip the long one-off measurements.
     let quick = std::env::args().any(|a| a == "--test" || a == "--list");

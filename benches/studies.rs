@@ -386,6 +386,7 @@ fn fashion(store: &Store) -> Result<Value> {
 }
 
 fn main() {
+    fusionlab::model::device::pin_thread_count();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo test --benches` runs every bench binary with `--test`: these are long studies.
     if args.iter().any(|a| a == "--test" || a == "--list") {

@@ -89,6 +89,7 @@ fn write_f32(path: &std::path::Path, data: &[f32]) -> std::io::Result<()> {
 }
 
 fn main() {
+    fusionlab::model::device::pin_thread_count();
     let mut c = Criterion::default().configure_from_args();
     // `cargo test --benches` / `--test` runs each routine once: nothing worth writing down.
     let quick = std::env::args().any(|a| a == "--test" || a == "--list");

@@ -113,3 +113,52 @@ pub fn label(device: &Device) -> String {
         Device::Metal(_) => "metal".to_owned(),
     }
 }
+
+/// Fixes candle's CPU thread count for the whole process by setting `RAYON_NUM_THREADS` (to the
+/// count candle would pick) when it is unset. Without it candle works the count out again on
+/// every matrix product by parsing `/proc/cpuinfo`: a quarter of a one-sentence MiniLM pass.
+/// Call it first thing in `main`; it does nothing once a second thread exists, or where the
+/// thread count cannot be read (the environment must not change while another thread reads it).
+#[allow(unsafe_code)] // setting an environment variable, unsafe since edition 2024
+pub fn pin_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() || process_threads() != Some(1) {
+        return;
+    }
+    let threads = candle_core::utils::get_num_threads();
+    // SAFETY: this process has one thread (checked above), so nothing reads the environment
+    // while it changes.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+}
+
+/// Threads in this process (Linux `/proc/self/status`).
+fn process_threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The environment is only changed while the process has a single thread: a test binary has
+    /// several, so the variable stays as it was.
+    #[test]
+    fn pin_thread_count_leaves_a_threaded_process_alone() {
+        let other =
+            std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+        assert!(
+            process_threads().is_some_and(|n| n >= 2),
+            "{:?}",
+            process_threads()
+        );
+        let before = std::env::var_os("RAYON_NUM_THREADS");
+        pin_thread_count();
+        assert_eq!(std::env::var_os("RAYON_NUM_THREADS"), before);
+        other.join().ok();
+    }
+}
