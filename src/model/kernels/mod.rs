@@ -20,7 +20,9 @@
 mod norm;
 mod tanh;
 
+pub(crate) use norm::{lane_sum, normalise_rows_affine};
 pub use norm::{layer_norm, normalise_rows};
+pub(crate) use tanh::odd_rational;
 pub use tanh::tanh;
 
 use candle_core::{
@@ -350,7 +352,7 @@ impl CustomOp2 for AddBias {
 pub(super) const ROWS_PER_TASK: usize = 512;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
@@ -423,7 +425,7 @@ mod tests {
     }
 
     /// The largest absolute difference between two tensors of one shape.
-    pub(super) fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+    pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
         (a - b)?.abs()?.max_all()?.to_scalar::<f32>()
     }
 

@@ -39,6 +39,17 @@ pub fn normalise_rows(values: &mut [f32], cols: usize, eps: f32) {
     }
 }
 
+/// Layer-normalises each row of `values` (rows as wide as `weight`) in place, then scales by
+/// `weight` and shifts by `bias`.
+pub fn normalise_rows_affine(values: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
+    for row in values.chunks_exact_mut(weight.len().max(1)) {
+        let (mean, rstd) = row_stats(row, eps);
+        for ((v, &w), &b) in row.iter_mut().zip(weight).zip(bias) {
+            *v = (*v - mean) * rstd * w + b;
+        }
+    }
+}
+
 /// Mean and 1/√(var + eps) of one row.
 fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
     let n = row.len().max(1) as f32;
@@ -49,7 +60,7 @@ fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
 
 /// `Σ f(v)` over a row in eight independent lanes, which the compiler turns into vector adds (a
 /// single running sum is one long chain of dependent additions, several times slower).
-fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+pub fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0f32; 8];
     let chunks = row.chunks_exact(8);
     let rest: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
@@ -80,17 +91,9 @@ impl LayerNorm {
         if b.len() != n {
             bail!("layer_norm: a bias of {} for rows of {n}", b.len());
         }
-        let mut out = vec![0f32; x.len()];
+        let mut out = x.to_vec();
         out.par_chunks_mut(n * ROWS_PER_TASK)
-            .zip(x.par_chunks(n * ROWS_PER_TASK))
-            .for_each(|(o, x)| {
-                for (o, x) in o.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
-                    let (mean, rstd) = row_stats(x, self.eps);
-                    for (((o, &x), &w), &b) in o.iter_mut().zip(x).zip(w).zip(b) {
-                        *o = (x - mean) * rstd * w + b;
-                    }
-                }
-            });
+            .for_each(|rows| normalise_rows_affine(rows, w, b, self.eps));
         Ok(out)
     }
 

@@ -28,10 +28,15 @@ fn fast_tanh(x: f32) -> f32 {
         -2.760_768_5e-16,
     ];
     const BETA: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
-    let x = x.clamp(-CLAMP, CLAMP);
+    odd_rational(x.clamp(-CLAMP, CLAMP), &ALPHA, &BETA)
+}
+
+/// `x · P(x²) / Q(x²)`, with the polynomials' coefficients lowest power first: the form of
+/// Eigen's float tanh and erf. Branch-free, so loops over it vectorise.
+pub fn odd_rational(x: f32, p: &[f32], q: &[f32]) -> f32 {
     let x2 = x * x;
-    let p = ALPHA.iter().rev().fold(0.0, |acc, &a| acc * x2 + a);
-    let q = BETA.iter().rev().fold(0.0, |acc, &b| acc * x2 + b);
+    let p = p.iter().rev().fold(0.0, |acc, &a| acc * x2 + a);
+    let q = q.iter().rev().fold(0.0, |acc, &b| acc * x2 + b);
     x * p / q
 }
 

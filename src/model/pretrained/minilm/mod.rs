@@ -1,17 +1,21 @@
-//! all-MiniLM-L6-v2, the frozen text backbone: a 6-layer BERT (candle-transformers' `bert`)
+//! all-MiniLM-L6-v2, the frozen text backbone: a 6-layer BERT (our own encoder, see `bert`)
 //! giving one 384-d vector per word piece, and sentence-transformers' sentence embedding (mean
 //! over the non-pad tokens, L2-normalised).
 //!
-//! The package's `model.safetensors` already uses the names candle's `BertModel` loads
-//! (`embeddings.word_embeddings.weight`, `encoder.layer.0.…`, no `bert.` prefix), so installing
-//! checks the files and copies `model.safetensors`, `config.json` and `vocab.txt` unchanged.
+//! The package's `model.safetensors` uses the Hugging Face BERT names without a `bert.` prefix
+//! (`embeddings.word_embeddings.weight`, `encoder.layer.0.…`), which the encoder loads as they
+//! are, so installing checks the files and copies `model.safetensors`, `config.json` and
+//! `vocab.txt` unchanged.
 
 use std::fs;
 use std::path::Path;
 
+mod bert;
+mod ops;
+
 use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config, HiddenAct};
+
+use bert::{Bert, BertConfig};
 
 use super::PretrainedError;
 use super::wordpiece::{Encoding, WordPiece};
@@ -25,7 +29,7 @@ pub const MAX_TOKENS: usize = 256;
 /// Number of transformer layers.
 pub const LAYERS: usize = 6;
 
-/// The weights, named as candle-transformers' `BertModel` loads them.
+/// The weights, with Hugging Face BERT names.
 pub const WEIGHTS: &str = "model.safetensors";
 /// The Hugging Face BERT config.
 pub const CONFIG: &str = "config.json";
@@ -60,7 +64,7 @@ pub struct Tokens {
 
 /// The loaded backbone.
 pub struct MiniLm {
-    bert: BertModel,
+    bert: Bert,
     tokenizer: WordPiece,
     device: Device,
 }
@@ -91,8 +95,7 @@ impl MiniLm {
             )
         };
         let tensors = candle_core::safetensors::load(&weights, device).map_err(not_minilm)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let bert = BertModel::load(vb, &config).map_err(not_minilm)?;
+        let bert = Bert::load(tensors, &config).map_err(not_minilm)?;
         Ok(Self {
             bert,
             tokenizer,
@@ -105,14 +108,15 @@ impl MiniLm {
         &self.tokenizer
     }
 
-    /// Runs the network on a batch: texts padded with `[PAD]` to the longest, token types zero.
+    /// Runs the network on a batch (each text on its own tokens, token types zero); the hidden
+    /// states come back padded with zeros to the longest text.
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Tokens, PretrainedError> {
         let encodings: Vec<Encoding> = texts
             .iter()
             .map(|t| self.tokenizer.encode(t, MAX_TOKENS))
             .collect();
         let len = encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0);
-        let (batch, pad) = (encodings.len(), self.tokenizer.pad_id());
+        let batch = encodings.len();
         if batch == 0 {
             let hidden = Tensor::zeros((0, 0, TOKEN_DIM), DType::F32, &self.device)?;
             let mask = Tensor::zeros((0, 0), DType::F32, &self.device)?;
@@ -122,20 +126,20 @@ impl MiniLm {
                 encodings,
             });
         }
-        let mut ids = Vec::with_capacity(batch * len);
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.ids.as_slice()).collect();
+        let packed = self.bert.forward(&ids)?;
+        // Packed rows → `[batch, len, H]`, zeros after each text's own tokens.
+        let mut rows = Vec::with_capacity(batch);
         let mut mask = Vec::with_capacity(batch * len);
+        let mut start = 0;
         for e in &encodings {
-            ids.extend(
-                e.ids
-                    .iter()
-                    .copied()
-                    .chain(std::iter::repeat_n(pad, len - e.ids.len())),
-            );
-            mask.extend((0..len).map(|i| if i < e.ids.len() { 1f32 } else { 0f32 }));
+            let n = e.ids.len();
+            rows.push(packed.narrow(0, start, n)?.pad_with_zeros(0, 0, len - n)?);
+            mask.extend((0..len).map(|i| if i < n { 1f32 } else { 0f32 }));
+            start += n;
         }
-        let ids = Tensor::from_vec(ids, (batch, len), &self.device)?;
+        let hidden = Tensor::stack(&rows, 0)?;
         let mask = Tensor::from_vec(mask, (batch, len), &self.device)?;
-        let hidden = self.bert.forward(&ids, &ids.zeros_like()?, Some(&mask))?;
         Ok(Tokens {
             hidden,
             mask,
@@ -160,9 +164,9 @@ pub fn mean_pool(tokens: &Tokens) -> candle_core::Result<Tensor> {
 }
 
 /// Reads `config.json` and checks that it is all-MiniLM-L6-v2's BERT.
-fn read_config(path: &Path) -> Result<Config, PretrainedError> {
+fn read_config(path: &Path) -> Result<BertConfig, PretrainedError> {
     let text = fs::read_to_string(path).map_err(|e| PretrainedError::io(path, e))?;
-    let config: Config = serde_json::from_str(&text)
+    let config: BertConfig = serde_json::from_str(&text)
         .map_err(|e| PretrainedError::format(path, format!("not a BERT config.json: {e}")))?;
     let expected = [
         (
@@ -182,15 +186,23 @@ fn read_config(path: &Path) -> Result<Config, PretrainedError> {
         ),
         (
             "hidden_act",
-            config.hidden_act == HiddenAct::Gelu,
+            config.hidden_act == "gelu",
             format!("{:?}", config.hidden_act),
+        ),
+        (
+            "position_embedding_type",
+            matches!(
+                config.position_embedding_type.as_deref(),
+                None | Some("absolute")
+            ),
+            format!("{:?}", config.position_embedding_type),
         ),
     ];
     match expected.into_iter().find(|(_, ok, _)| !ok) {
         Some((field, _, found)) => Err(PretrainedError::format(
             path,
             format!(
-                "not all-MiniLM-L6-v2: {field} is {found} (expected bert, {TOKEN_DIM} wide, {LAYERS} layers, gelu)"
+                "not all-MiniLM-L6-v2: {field} is {found} (expected bert, {TOKEN_DIM} wide, {LAYERS} layers, gelu, absolute positions)"
             ),
         )),
         None => Ok(config),
