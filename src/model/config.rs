@@ -201,6 +201,11 @@ pub struct ModelConfig {
     pub layers: usize,
     /// Per-modality width inside tensor fusion (the product has `(t+1)³` entries).
     pub tensor_dim: usize,
+    /// Tensor fusion's per-modality projections are linear, as in the original tensor fusion
+    /// network. Models saved before this field existed used ReLU projections (`false`), which
+    /// stalled at chance on xor at the default learning rate.
+    #[serde(default)]
+    pub tensor_linear: bool,
     /// Rank of low-rank fusion.
     pub rank: usize,
     /// Per modality, the frozen pretrained backbone used instead of the from-scratch encoder.
@@ -227,6 +232,7 @@ impl ModelConfig {
             heads: 4,
             layers: 1,
             tensor_dim: 8,
+            tensor_linear: true,
             rank: 4,
             backbones: pretrained::Backbones::default(),
         }

@@ -42,6 +42,8 @@ enum Method {
     },
     Tensor {
         project: [Linear; 3],
+        /// No ReLU after the projections.
+        linear: bool,
         hidden: Linear,
     },
     LowRank {
@@ -104,6 +106,7 @@ impl Fusion {
                 let t = cfg.tensor_dim;
                 Method::Tensor {
                     project: three(|m| linear(d, t, vb.pp(format!("project_{}", NAMES[m]))))?,
+                    linear: cfg.tensor_linear,
                     hidden: linear((t + 1).pow(3), h, vb.pp("hidden"))?,
                 }
             }
@@ -171,9 +174,15 @@ impl Fusion {
                 let h = stacked.broadcast_mul(&alpha.unsqueeze(2)?)?.sum(1)?;
                 (hidden.forward(&h)?.relu()?, Some(alpha), None)
             }
-            Method::Tensor { project, hidden } => {
-                (tensor_product(project, hidden, &z, present)?, None, None)
-            }
+            Method::Tensor {
+                project,
+                linear,
+                hidden,
+            } => (
+                tensor_product(project, *linear, hidden, &z, present)?,
+                None,
+                None,
+            ),
             Method::LowRank {
                 factors,
                 bias,
@@ -253,9 +262,11 @@ fn gated(
     Ok((fused, g.mean(1)?))
 }
 
-/// Tensor fusion: the outer product of the projected `[z_m; 1]` of the three modalities.
+/// Tensor fusion: the outer product of the projected `[z_m; 1]` of the three modalities
+/// (projections linear, or ReLU for models saved before [`ModelConfig::tensor_linear`]).
 fn tensor_product(
     project: &[Linear; 3],
+    linear: bool,
     hidden: &Linear,
     z: &[Tensor],
     present: &Tensor,
@@ -264,10 +275,9 @@ fn tensor_product(
     let ones = Tensor::ones((b, 1), present.dtype(), present.device())?;
     let mut outer: Option<Tensor> = None;
     for (m, p) in project.iter().enumerate() {
-        let zm = p
-            .forward(&z[m])?
-            .relu()?
-            .broadcast_mul(&present.narrow(1, m, 1)?)?;
+        let zm = p.forward(&z[m])?;
+        let zm = if linear { zm } else { zm.relu()? };
+        let zm = zm.broadcast_mul(&present.narrow(1, m, 1)?)?;
         let zm = Tensor::cat(&[zm, ones.clone()], 1)?; // [z; 1]
         outer = Some(match outer {
             None => zm,
