@@ -220,6 +220,7 @@ fn lessons_round_trip_and_the_shipped_ones_are_valid() {
         panels: vec![Tab::Training, Tab::Analysis],
         example: Some("xor".into()),
         train_now: true,
+        claims: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.fusionlab.json");

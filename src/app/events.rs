@@ -41,9 +41,16 @@ impl FusionApp {
                 self.status = "training…".into();
             }
             Update::ModelChanged(card) => {
-                self.settings.train.fusion = card.model.fusion;
+                // A model the user loaded or a comparison's best sets the method to train next;
+                // the start-up load keeps the settings' (a lesson's, the last session's) method,
+                // and a training run already trains the method set.
+                let user_load = kind == JobKind::Load && self.startup_load != Some(job);
+                if user_load || kind == JobKind::Compare {
+                    self.settings.train.fusion = card.model.fusion;
+                }
                 self.model.card = Some((**card).clone());
                 self.model.dir = None;
+                self.model.generation += 1;
                 self.model_changed.push(job);
             }
             Update::MethodFailed { fusion, message } => {
@@ -84,9 +91,11 @@ impl FusionApp {
             JobKind::Train => self.training.on_end(job, &outcome),
             JobKind::Compare => {
                 self.training.on_end(job, &outcome);
-                self.analysis.on_end(job, &outcome);
+                self.analysis.on_end(job, &outcome, &self.model);
             }
-            JobKind::Robustness | JobKind::Contributions => self.analysis.on_end(job, &outcome),
+            JobKind::Robustness | JobKind::Contributions => {
+                self.analysis.on_end(job, &outcome, &self.model);
+            }
             JobKind::Tsne | JobKind::Neighbours => self.projections.on_end(job, &outcome),
             JobKind::Explore => self.browser.on_end(job, outcome),
             JobKind::Predict => self.predict.on_end(job, &outcome),

@@ -39,6 +39,10 @@ pub struct Lesson {
     /// Start training as soon as the lesson opens.
     #[serde(default)]
     pub train_now: bool,
+    /// What the lesson predicts, as ids of [`crate::engine::claims::ALL`] (each one checked by
+    /// the test suite with the lesson's settings); shown in the banner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
 }
 
 /// Why a lesson file cannot be used.
@@ -88,6 +92,9 @@ pub enum FieldError {
     /// No panel to show.
     #[error("field 'panels' is empty; list at least one panel, e.g. [\"Predict\"]")]
     NoPanels,
+    /// A claim id this fusionlab does not know.
+    #[error("field 'claims': unknown claim '{0}' (known: {known})", known = crate::engine::claims::ALL.iter().map(|c| c.id).collect::<Vec<_>>().join(", "))]
+    UnknownClaim(String),
 }
 
 impl Lesson {
@@ -122,6 +129,13 @@ impl Lesson {
         self.train.validate().map_err(FieldError::Train)?;
         if self.panels.is_empty() {
             return Err(FieldError::NoPanels);
+        }
+        if let Some(id) = self
+            .claims
+            .iter()
+            .find(|id| crate::engine::claims::find(id).is_none())
+        {
+            return Err(FieldError::UnknownClaim(id.clone()));
         }
         Ok(())
     }
@@ -224,6 +238,7 @@ impl FusionApp {
             panels,
             example: None,
             train_now: false,
+            claims: Vec::new(),
         }
     }
 
@@ -275,6 +290,22 @@ impl FusionApp {
             }
             if !lesson.question.is_empty() {
                 ui.label(egui::RichText::new(&lesson.question).italics());
+            }
+            ui.small(if lesson.train_now {
+                "This lesson starts training when it opens.".to_owned()
+            } else {
+                format!(
+                    "This lesson does not train by itself: press Train {} in the top bar.",
+                    lesson.train.fusion.name()
+                )
+            });
+            let claims: Vec<_> = lesson
+                .claims
+                .iter()
+                .filter_map(|id| crate::engine::claims::find(id))
+                .collect();
+            if !claims.is_empty() {
+                super::learn::claims_ui(ui, &claims);
             }
         });
         if end {

@@ -71,6 +71,8 @@ pub struct FusionApp {
     pub lesson: Option<lesson::Lesson>,
     /// Learn panel.
     pub learn: learn::LearnView,
+    /// Show the first-launch hint (what to try next) above the panels.
+    pub first_launch_hint: bool,
     /// Where models are listed and saved (`models/`).
     pub models_dir: PathBuf,
     folders: top_bar::FolderCache,
@@ -93,13 +95,14 @@ pub struct FusionApp {
 impl FusionApp {
     /// Build the app: restore settings, start the worker, load the model and the dataset.
     pub fn new(cc: &eframe::CreationContext<'_>, options: StartOptions) -> Self {
-        let mut settings: Settings = if options.fresh {
-            Settings::default()
+        let saved: Option<Settings> = if options.fresh {
+            None
         } else {
             cc.storage
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
-                .unwrap_or_default()
         };
+        let first_launch = saved.is_none() && options.is_first_launch();
+        let mut settings = saved.unwrap_or_default();
         if let Some(d) = options.dataset {
             settings.dataset = d;
         }
@@ -146,6 +149,7 @@ impl FusionApp {
             exports: exports::Exports::default(),
             lesson: None,
             learn: learn::LearnView::default(),
+            first_launch_hint: false,
             native_dialogs: true,
             models_dir: model_dir(),
             folders: top_bar::FolderCache::default(),
@@ -169,7 +173,14 @@ impl FusionApp {
         if let Some(tab) = options.tab {
             app.settings.tab = tab;
         }
-        if let Some(name) = options.example {
+        // The first launch opens on an example with a hint of what to try next.
+        let example = options.example.or_else(|| {
+            first_launch
+                .then(|| first_example(&app.settings.dataset))
+                .flatten()
+        });
+        app.first_launch_hint = first_launch && example.is_some();
+        if let Some(name) = example {
             let dir = asset_dir().join("examples").join(&name);
             if dir.is_dir() {
                 app.decode(Source::Example(dir), Purpose::Sample);
@@ -205,6 +216,31 @@ impl FusionApp {
         }
     }
 
+    /// The first-launch hint: what to try next, with the method and dataset of the settings.
+    pub fn first_launch_text(&self) -> String {
+        let fusion = self.settings.train.fusion.name();
+        format!(
+            "Next: press Train {fusion} in the top bar to train {fusion} fusion on {}, then Predict this example with your model.",
+            self.settings.dataset
+        )
+    }
+
+    fn first_launch_ui(&mut self, ui: &mut egui::Ui) {
+        if !self.first_launch_hint || self.lesson.is_some() {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(self.first_launch_text()).strong());
+            if ui
+                .small_button("Got it")
+                .on_hover_text("hide this hint")
+                .clicked()
+            {
+                self.first_launch_hint = false;
+            }
+        });
+    }
+
     /// Is the worker thread running?
     pub fn has_worker(&self) -> bool {
         self.worker.is_some()
@@ -223,6 +259,8 @@ impl FusionApp {
 
     /// Drain worker events (for tests that drive the app without a window).
     pub fn pump(&mut self, ctx: &egui::Context) {
+        // Before the events (a job started last frame may already have ended) and after them.
+        self.analysis.follow(&self.settings.dataset, &self.model);
         let events: Vec<Event> = self
             .worker
             .as_ref()
@@ -231,11 +269,27 @@ impl FusionApp {
         for event in events {
             self.on_event(event);
         }
+        self.analysis.follow(&self.settings.dataset, &self.model);
         self.inputs.poll(ctx);
         self.handle_dropped_files(ctx);
         self.request_prediction();
         self.flush();
     }
+}
+
+/// The example a first launch opens on: the one named like the dataset's preset, else the first.
+fn first_example(dataset: &str) -> Option<String> {
+    let names: Vec<String> = inputs::examples()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let preset = match dataset.parse::<crate::data::DatasetSpec>() {
+        Ok(crate::data::DatasetSpec::Synthetic(c)) => Some(c.preset.name()),
+        _ => None,
+    };
+    preset
+        .and_then(|p| names.iter().find(|n| n.as_str() == p).cloned())
+        .or_else(|| names.first().cloned())
 }
 
 impl Drop for FusionApp {
@@ -281,6 +335,7 @@ impl eframe::App for FusionApp {
         self.settings.inputs_width = inputs.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| {
             self.lesson_banner_ui(ui);
+            self.first_launch_ui(ui);
             let tabs = self.visible_tabs();
             if !tabs.contains(&self.settings.tab) {
                 self.settings.tab = tabs[0];
@@ -310,6 +365,8 @@ impl eframe::App for FusionApp {
                     .ui(ui, &mut panel::panel_ctx!(self, exploration: None)),
                 Tab::Analysis => self.analysis.ui(ui, &mut panel::panel_ctx!(self)),
                 Tab::Learn => {
+                    self.learn
+                        .follow(&self.settings.dataset, self.settings.train.fusion);
                     if let Some(setup) = self.learn.ui(ui) {
                         self.try_setup(setup);
                     }

@@ -1,11 +1,15 @@
 //! The prediction panel: class probabilities, how much the model relied on each modality, where
-//! inside each modality it looked, and what-if toggles that mask a modality.
+//! inside each modality it looked (`attention`), and what-if toggles that mask a modality.
 
-use egui::{Color32, RichText, TextureHandle};
+mod attention;
+
+use attention::AttentionGeometry;
+
+use egui::{RichText, TextureHandle};
 
 use super::Inputs;
 use super::panel::PanelCtx;
-use super::widgets::{self, MODALITY_COLOURS, class_colour, heat, value_bar};
+use super::widgets::{self, MODALITY_COLOURS, class_colour, value_bar};
 use crate::data::Modality;
 use crate::engine::Prediction;
 use crate::model::WeightKind;
@@ -23,6 +27,8 @@ pub struct PredictView {
     pub pending: Option<(JobId, bool)>,
     /// The last prediction error, shown inline.
     pub error: Option<String>,
+    /// Where "Where the model looked" drew the picture, its heatmap and the frame bars.
+    pub drawn: AttentionGeometry,
     spectrogram: Option<(usize, TextureHandle)>,
     generation: usize,
 }
@@ -35,6 +41,7 @@ impl Default for PredictView {
             keep: [true; 3],
             pending: None,
             error: None,
+            drawn: AttentionGeometry::default(),
             spectrogram: None,
             generation: 0,
         }
@@ -129,7 +136,7 @@ impl PredictView {
         }
         let Some(p) = self.current.clone() else {
             ui.horizontal(|ui| {
-                ui.spinner();
+                crate::app::widgets::quiet_spinner(ui);
                 ui.label("predicting…");
             });
             return;
@@ -198,9 +205,11 @@ impl PredictView {
                 ui.add_space(8.0);
                 ui.strong("Where the model looked inside each modality");
                 ui.columns(3, |cols| {
-                    image_attention_ui(&mut cols[0], inputs, &p);
-                    text_attention_ui(&mut cols[1], &p);
-                    self.audio_attention_ui(&mut cols[2], &p);
+                    let card = ctx.model.card.as_ref();
+                    self.drawn.image =
+                        attention::image_attention_ui(&mut cols[0], inputs, &p, card);
+                    attention::text_attention_ui(&mut cols[1], &p);
+                    self.drawn.audio = self.audio_attention_ui(&mut cols[2], &p);
                 });
             });
     }
@@ -248,59 +257,6 @@ impl PredictView {
         });
     }
 
-    fn audio_attention_ui(&mut self, ui: &mut egui::Ui, p: &Prediction) {
-        ui.label(RichText::new("audio").color(MODALITY_COLOURS[2]));
-        if !p.present[2] {
-            ui.weak("no sound used");
-            return;
-        }
-        let Some(tex) = self.spectrogram_texture(ui.ctx()) else {
-            ui.weak("no spectrogram");
-            return;
-        };
-        let (rect, response) = widgets::texture(ui, &tex, egui::vec2(ui.available_width(), 110.0));
-        let att = &p.attention[2];
-        if !att.is_empty() {
-            let max = att.iter().copied().fold(1e-9f32, f32::max);
-            let (bar_rect, _) =
-                ui.allocate_exact_size(egui::vec2(rect.width(), 26.0), egui::Sense::hover());
-            let painter = ui.painter_at(bar_rect);
-            // Bars stand where their stretch of the clip is under the spectrogram (frames of a
-            // backbone may lie partly in the silence around the clip and are cut at the edges).
-            let ms = match p.spectrogram_ms > 0.0 {
-                true => p.spectrogram_ms,
-                false => att.len() as f32 * p.frame_ms,
-            };
-            let w = bar_rect.width() * p.frame_ms / ms.max(1.0);
-            for (k, &a) in att.iter().enumerate() {
-                let h = bar_rect.height() * a / max;
-                let x = bar_rect.left() + bar_rect.width() * p.frame_span_ms(k).0 / ms.max(1.0);
-                painter.rect_filled(
-                    egui::Rect::from_min_max(
-                        egui::pos2(x + 0.5, bar_rect.bottom() - h),
-                        egui::pos2(x + w - 0.5, bar_rect.bottom()),
-                    ),
-                    0.0,
-                    heat(a / max, 1.0),
-                );
-            }
-            let best = att
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(k, _)| k);
-            let (start, end) = p.frame_span_ms(best);
-            ui.small(format!(
-                "frame weights ({} × {:.0} ms); most attended: {:.2}–{:.2} s",
-                att.len(),
-                p.frame_ms,
-                start.max(0.0) / 1000.0,
-                end.max(0.0) / 1000.0
-            ));
-        }
-        response.on_hover_text("Log-mel spectrogram (low pitches at the bottom) and, below it, how much the audio encoder attended to each time frame.");
-    }
-
     /// The current prediction as a JSON report in the export folder.
     fn export(&self, ctx: &mut PanelCtx<'_>, inputs: &Inputs) {
         let Some(prediction) = &self.current else {
@@ -329,62 +285,4 @@ impl PredictView {
             crate::export::prediction_json(p, &model, &report, prediction)
         });
     }
-}
-
-fn image_attention_ui(ui: &mut egui::Ui, inputs: &mut Inputs, p: &Prediction) {
-    ui.label(RichText::new("image").color(MODALITY_COLOURS[0]));
-    let ctx = ui.ctx().clone();
-    let att = &p.attention[0];
-    let grid = p.image_grid;
-    let (Some(tex), true) = (inputs.image_texture(&ctx), p.present[0]) else {
-        ui.weak("no image used");
-        return;
-    };
-    let (rect, response) =
-        widgets::texture(ui, &tex, egui::vec2(ui.available_width().min(200.0), 200.0));
-    // The model sees a centre-cropped square; the grid covers that square.
-    let side = rect.width().min(rect.height());
-    let square = egui::Rect::from_center_size(rect.center(), egui::vec2(side, side));
-    if grid > 0 && att.len() == grid * grid {
-        let max = att.iter().copied().fold(1e-9f32, f32::max);
-        let cell = side / grid as f32;
-        let painter = ui.painter_at(rect);
-        for (k, &a) in att.iter().enumerate() {
-            let (r, c) = (k / grid, k % grid);
-            let min = square.min + egui::vec2(c as f32 * cell, r as f32 * cell);
-            painter.rect_filled(
-                egui::Rect::from_min_size(min, egui::vec2(cell, cell)),
-                0.0,
-                heat(a / max, 0.6),
-            );
-        }
-    }
-    response.on_hover_text("Brighter cells: where the image encoder's attention pooling looked.");
-}
-
-fn text_attention_ui(ui: &mut egui::Ui, p: &Prediction) {
-    ui.label(RichText::new("text").color(MODALITY_COLOURS[1]));
-    if !p.present[1] || p.words.is_empty() {
-        ui.weak("no text used");
-        return;
-    }
-    let att = &p.attention[1];
-    let max = att.iter().copied().fold(1e-9f32, f32::max);
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing.x = 3.0;
-        for (k, word) in p.words.iter().enumerate() {
-            let a = att.get(k).copied().unwrap_or(0.0);
-            let bg = heat(a / max, 0.85);
-            let text = RichText::new(word)
-                .background_color(bg)
-                .color(if a / max > 0.5 {
-                    Color32::BLACK
-                } else {
-                    ui.visuals().text_color()
-                });
-            ui.label(text)
-                .on_hover_text(format!("attention {:.1}%", a * 100.0));
-        }
-    });
-    ui.small("Words shaded by the text encoder's attention ([UNK] = not in the vocabulary).");
 }

@@ -119,7 +119,21 @@ pub struct StartOptions {
     pub lesson: Option<PathBuf>,
 }
 
-/// The model the app is using.
+impl StartOptions {
+    /// Nothing on the command line says what to open (no `--fresh`, `--model`, `--example`,
+    /// `--lesson` or `--train`): with no saved settings either, this is a first launch, which
+    /// opens on an example with a hint of what to try.
+    pub fn is_first_launch(&self) -> bool {
+        !self.fresh
+            && self.model.is_none()
+            && self.example.is_none()
+            && self.lesson.is_none()
+            && !self.train
+    }
+}
+
+/// The model the app is using: the one source of "the current model" that the top bar, the
+/// status bar and every result's "computed on" label read.
 #[derive(Clone, Debug, Default)]
 pub struct ModelStatus {
     /// Its description (None: no model yet).
@@ -128,6 +142,63 @@ pub struct ModelStatus {
     pub dir: Option<PathBuf>,
     /// Device label.
     pub device: String,
+    /// Counts the models the worker made current (loads, trainings, comparisons): a result
+    /// computed with generation `g` belongs to this model while `generation == g`.
+    pub generation: u64,
+}
+
+impl ModelStatus {
+    /// Its name: the folder it was loaded from or saved to, "unsaved" when it has none, `None`
+    /// without a model.
+    pub fn name(&self) -> Option<String> {
+        self.card.as_ref()?;
+        Some(self.dir.as_ref().and_then(|d| d.file_name()).map_or_else(
+            || "unsaved".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        ))
+    }
+
+    /// "attention (attention)", "unsaved late" or "none": the name with the fusion method.
+    pub fn label(&self) -> String {
+        match (&self.card, &self.dir) {
+            (Some(card), Some(_)) => format!(
+                "{} ({})",
+                self.name().unwrap_or_default(),
+                card.model.fusion.name()
+            ),
+            (Some(card), None) => format!("unsaved {}", card.model.fusion.name()),
+            (None, _) => "none".to_owned(),
+        }
+    }
+
+    /// The dataset it was trained on.
+    pub fn trained_on(&self) -> Option<&str> {
+        self.card.as_ref().map(|c| c.dataset.as_str())
+    }
+
+    /// Its test accuracy (else validation) as recorded when it was trained, with the split.
+    pub fn accuracy(&self) -> Option<(&'static str, f64)> {
+        let metrics = &self.card.as_ref()?.metrics;
+        ["test", "val"].into_iter().find_map(|split| {
+            metrics
+                .get(split)?
+                .get("accuracy")?
+                .as_f64()
+                .map(|a| (split, a))
+        })
+    }
+
+    /// "attention (attention), trained on synthetic:redundant, test accuracy 1.000".
+    pub fn summary(&self) -> String {
+        let mut text = self.label();
+        if let Some(dataset) = self.trained_on() {
+            text.push_str(&format!(", trained on {dataset}"));
+        }
+        if let Some((split, a)) = self.accuracy() {
+            text.push_str(&format!(", {split} accuracy {a:.3}"));
+        }
+        text
+    }
 }
 
 /// Why a decode was asked for.

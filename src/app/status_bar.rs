@@ -1,5 +1,5 @@
-//! The status bar (the job that runs with its progress and Stop, the status line, device and
-//! microphone) and the frame log behind `FUSIONLAB_FRAME_LOG`.
+//! The status bar (the job that runs with its progress and Stop, the status line, the current
+//! model, device and microphone) and the frame log behind `FUSIONLAB_FRAME_LOG`.
 
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ impl FusionApp {
     pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if let Some(job) = self.jobs.shown().cloned() {
-                ui.spinner();
+                crate::app::widgets::quiet_spinner(ui);
                 match &job.progress {
                     Some(p) => {
                         ui.label(format!("{}: {}", job.kind.context(), p.what));
@@ -39,6 +39,9 @@ impl FusionApp {
             ui.label(&self.status);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.small(format!("device: {}", self.model.device));
+                ui.separator();
+                ui.small(format!("model: {}", self.model.label()))
+                    .on_hover_text(self.model.summary());
                 ui.separator();
                 ui.small(match &self.inputs.mic {
                     MicStatus::Ready(n) => format!("microphone: {n}"),

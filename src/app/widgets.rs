@@ -32,8 +32,9 @@ pub fn class_colour(class: usize) -> Color32 {
     }
 }
 
-/// A horizontal bar with a text label inside; `marker` draws a thin line at a second value
-/// (e.g. the value before a what-if change). Returns the response (hover it for details).
+/// A horizontal bar as wide as the space left, with a text label inside; `marker` draws a thin
+/// line at a second value (e.g. the value before a what-if change). Returns the response (hover
+/// it for details).
 pub fn value_bar(
     ui: &mut egui::Ui,
     value: f32,
@@ -41,8 +42,22 @@ pub fn value_bar(
     colour: Color32,
     text: &str,
 ) -> egui::Response {
-    let width = ui.available_width().max(60.0);
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 18.0), Sense::hover());
+    let width = ui.available_width();
+    value_bar_sized(ui, width, value, marker, colour, text)
+}
+
+/// [`value_bar`] of a given width (at least 60 points): for bars side by side in a table, where
+/// the space left is not the column's.
+pub fn value_bar_sized(
+    ui: &mut egui::Ui,
+    width: f32,
+    value: f32,
+    marker: Option<f32>,
+    colour: Color32,
+    text: &str,
+) -> egui::Response {
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width.max(60.0), 18.0), Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 3.0, ui.visuals().extreme_bg_color);
     let v = if value.is_finite() {
@@ -71,20 +86,87 @@ pub fn value_bar(
     response
 }
 
-/// Show a texture scaled to fit `max` keeping its aspect ratio; returns the drawn rect.
+/// A plot as every panel builds it. The mouse wheel scrolls the page, not the plot; Ctrl + wheel
+/// (or a pinch) zooms, dragging pans, a double click resets. Tick labels of the x axis may stand
+/// 32 points apart (egui_plot's default, 60, leaves a 0–1 axis with only "0" and "1" on a
+/// narrow window).
+pub fn plot<'a>(id: &str) -> egui_plot::Plot<'a> {
+    egui_plot::Plot::new(id)
+        .allow_scroll(false)
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x().label_spacing(32.0..=48.0),
+        ])
+}
+
+/// Where a picture and a region of it stand on screen: see [`overlay_layout`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overlay {
+    /// The whole picture, drawn with its aspect ratio.
+    pub image: Rect,
+    /// The region, e.g. the square the model saw, in the same scale.
+    pub region: Rect,
+}
+
+impl Overlay {
+    /// The smallest rect holding the picture and the region (what to allocate and clip to).
+    pub fn bounds(&self) -> Rect {
+        self.image.union(self.region)
+    }
+}
+
+/// Lay out a picture of `size` pixels and `region` of it (in its pixels; it may reach past the
+/// picture's edges, as padding does) in `area`: the two together scaled to fit `area` with the
+/// aspect ratio kept, at its top-left corner. `None` for an empty picture or area.
+pub fn overlay_layout(size: Vec2, region: Rect, area: Rect) -> Option<Overlay> {
+    let picture = Rect::from_min_size(egui::Pos2::ZERO, size);
+    let whole = picture.union(region);
+    let ok = |v: Vec2| v.x > 0.0 && v.y > 0.0 && v.is_finite();
+    if !ok(size) || !ok(whole.size()) || !ok(area.size()) {
+        return None;
+    }
+    let scale = (area.width() / whole.width()).min(area.height() / whole.height());
+    let place = |r: Rect| {
+        Rect::from_min_max(
+            area.min + (r.min - whole.min) * scale,
+            area.min + (r.max - whole.min) * scale,
+        )
+    };
+    Some(Overlay {
+        image: place(picture),
+        region: place(region),
+    })
+}
+
+/// Where a stretch `span` (start, end) of something `total` long stands on an axis drawn over
+/// `x` (which shows 0..`total`), cut to `x`; `None` when nothing of it is inside.
+pub fn span_on_axis(span: (f32, f32), total: f32, x: egui::Rangef) -> Option<egui::Rangef> {
+    if total.is_nan() || total <= 0.0 || !span.0.is_finite() || !span.1.is_finite() {
+        return None;
+    }
+    let at = |t: f32| x.min + x.span() * t / total;
+    let (a, b) = (at(span.0).max(x.min), at(span.1).min(x.max));
+    (b > a).then(|| egui::Rangef::new(a, b))
+}
+
+/// Draw a texture filling `rect` (allocated by the caller).
+pub fn paint_texture(ui: &egui::Ui, tex: &TextureHandle, rect: Rect) {
+    ui.painter().image(
+        tex.id(),
+        rect,
+        Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+        Color32::WHITE,
+    );
+}
+
+/// Show a texture scaled to fit `max` keeping its aspect ratio, at the cursor; returns the rect
+/// it was drawn in (exactly the rect allocated) and the response (hover or click it).
 pub fn texture(ui: &mut egui::Ui, tex: &TextureHandle, max: Vec2) -> (Rect, egui::Response) {
     let size = tex.size_vec2();
     let scale = (max.x / size.x).min(max.y / size.y).max(0.01);
-    let shown = size * scale;
-    let response = ui.add(
-        egui::Image::from_texture(egui::load::SizedTexture::new(tex.id(), shown))
-            .sense(Sense::click()),
-    );
-    // The widget may be laid out wider than the picture; the picture sits at its centre.
-    (
-        egui::Rect::from_center_size(response.rect.center(), shown),
-        response,
-    )
+    let (rect, response) = ui.allocate_exact_size(size * scale, Sense::click());
+    response.widget_info(|| egui::WidgetInfo::new(egui::Role::Image));
+    paint_texture(ui, tex, rect);
+    (rect, response)
 }
 
 /// An RGB image as a texture.
@@ -155,4 +237,30 @@ pub fn progress_text(started: Option<std::time::Instant>, done: usize, total: us
         }
         _ => format!("{done}/{total}"),
     }
+}
+
+/// A busy indicator like egui's spinner that does not ask for a repaint every frame (egui's
+/// keeps the window redrawing at full frame rate while a job runs, which on a software renderer
+/// took a core away from training); the app repaints every 100 ms while a job runs, which keeps
+/// it turning.
+pub fn quiet_spinner(ui: &mut egui::Ui) -> egui::Response {
+    let size = ui.spacing().interact_size.y;
+    let (rect, response) = ui.allocate_exact_size(Vec2::splat(size), Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let radius = rect.height().min(rect.width()) * 0.5 - 2.0;
+        let time = ui.input(|i| i.time);
+        let start = time * std::f64::consts::TAU;
+        let end = start + 240f64.to_radians() * time.sin();
+        let points: Vec<egui::Pos2> = (0..=24)
+            .map(|i| {
+                let angle = start + (end - start) * f64::from(i) / 24.0;
+                let (sin, cos) = angle.sin_cos();
+                rect.center() + radius * egui::vec2(cos as f32, sin as f32)
+            })
+            .collect();
+        let colour = ui.visuals().strong_text_color();
+        ui.painter()
+            .add(egui::Shape::line(points, Stroke::new(3.0, colour)));
+    }
+    response
 }

@@ -2,6 +2,7 @@
 //! loop, metrics, per-sample results and single predictions. No threads here (see
 //! [`crate::worker`]) and no egui.
 
+pub mod claims;
 pub mod contribution;
 mod eval;
 pub mod extract;

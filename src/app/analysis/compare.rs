@@ -1,9 +1,9 @@
 //! The Analysis panel's comparison: train every ticked method with the same settings, a table of
 //! their scores and a plot of their validation accuracy.
 
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, PlotPoints};
 
-use super::{AnalysisView, ticked};
+use super::{AnalysisView, ComputedOn, Models, ticked};
 use crate::app::panel::PanelCtx;
 use crate::app::widgets::class_colour;
 use crate::model::FusionKind;
@@ -37,6 +37,11 @@ impl AnalysisView {
             fusions,
         });
         self.comparing = Some((job, 0, total, first));
+        self.compare_on = Some(ComputedOn {
+            dataset: ctx.settings.dataset.clone(),
+            model: "one model per method, same settings".into(),
+            models: Models::Compared(job),
+        });
     }
 
     pub(super) fn compare_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {
@@ -77,6 +82,9 @@ impl AnalysisView {
         if self.compare_rows.is_empty() {
             return;
         }
+        if let Some(on) = &self.compare_on {
+            ui.small(on.text());
+        }
         let (header, rows) = self.compare_table();
         egui::Grid::new("compare_table")
             .striped(true)
@@ -96,7 +104,7 @@ impl AnalysisView {
         if ui.button("Export comparison CSV").clicked() {
             ctx.export_table("comparison", &header, &rows);
         }
-        let plot = Plot::new("compare_plot")
+        let plot = crate::app::widgets::plot("compare_plot")
             .legend(Legend::default())
             .height(220.0)
             .x_axis_label("epoch")

@@ -5,7 +5,7 @@ use egui::Color32;
 
 use super::{AnalysisView, ContributionResult, MODALITIES, ranking};
 use crate::app::panel::PanelCtx;
-use crate::app::widgets::{MODALITY_COLOURS, value_bar};
+use crate::app::widgets::{MODALITY_COLOURS, value_bar_sized};
 use crate::engine::contribution::ContributionRow;
 use crate::model::FusionKind;
 use crate::worker::Job;
@@ -29,7 +29,7 @@ impl AnalysisView {
         ui.label("How much the current model relied on each modality over the test split: the method's own weights next to Shapley values (the average change in confidence a modality brings over every subset of the others).");
         ui.horizontal(|ui| {
             if let Some(job) = self.contributions_job {
-                ui.spinner();
+                crate::app::widgets::quiet_spinner(ui);
                 let started = ctx.jobs.get(job).is_some_and(|j| j.active);
                 ui.label(if started {
                     "explaining…"
@@ -87,6 +87,7 @@ impl AnalysisView {
             result.dataset,
             result.split.name()
         ));
+        ui.small(result.on.text());
         contribution_bars(ui, row);
         ui.colored_label(
             Color32::from_rgb(0x4e, 0x79, 0xa7),
@@ -99,41 +100,59 @@ impl AnalysisView {
     }
 }
 
-/// Native and Shapley bars side by side for one group.
+/// Width of the modality names' column of the contribution bars.
+const NAME_WIDTH: f32 = 48.0;
+
+/// Width of each of the two bar columns when the table has `available` points: half of what the
+/// names and the spacing leave, but never so narrow that "image Shapley 0.42" is cut.
+fn bar_width(available: f32, spacing: f32) -> f32 {
+    ((available - NAME_WIDTH - 2.0 * spacing) / 2.0).max(130.0)
+}
+
+/// Native and Shapley bars side by side for one group. The bars get their width from the panel
+/// (a grid cell's own width is only its column's minimum on the first frame).
 fn contribution_bars(ui: &mut egui::Ui, row: &ContributionRow) {
-    egui::Grid::new("contribution_bars")
-        .num_columns(3)
-        .min_col_width(60.0)
+    let spacing = ui.spacing().item_spacing.x;
+    let width = bar_width(ui.available_width(), spacing);
+    egui::ScrollArea::horizontal()
+        .id_salt("contribution_bars_scroll")
         .show(ui, |ui| {
-            ui.label("");
-            ui.strong("native");
-            ui.strong("Shapley");
-            ui.end_row();
-            for m in 0..3 {
-                ui.label(MODALITIES[m]);
-                match row.native {
-                    Some(n) => {
-                        value_bar(
+            egui::Grid::new("contribution_bars")
+                .num_columns(3)
+                .min_col_width(NAME_WIDTH)
+                .show(ui, |ui| {
+                    ui.label("");
+                    ui.strong("native");
+                    ui.strong("Shapley");
+                    ui.end_row();
+                    for m in 0..3 {
+                        ui.label(MODALITIES[m]);
+                        match row.native {
+                            Some(n) => {
+                                value_bar_sized(
+                                    ui,
+                                    width,
+                                    n[m],
+                                    None,
+                                    MODALITY_COLOURS[m],
+                                    &format!("{} native {:.2}", MODALITIES[m], n[m]),
+                                );
+                            }
+                            None => {
+                                ui.label("(no native weights)");
+                            }
+                        }
+                        value_bar_sized(
                             ui,
-                            n[m],
+                            width,
+                            row.shapley[m],
                             None,
-                            MODALITY_COLOURS[m],
-                            &format!("{} native {:.2}", MODALITIES[m], n[m]),
+                            MODALITY_COLOURS[m].gamma_multiply(0.7),
+                            &format!("{} Shapley {:.2}", MODALITIES[m], row.shapley[m]),
                         );
+                        ui.end_row();
                     }
-                    None => {
-                        ui.label("(no native weights)");
-                    }
-                }
-                value_bar(
-                    ui,
-                    row.shapley[m],
-                    None,
-                    MODALITY_COLOURS[m].gamma_multiply(0.7),
-                    &format!("{} Shapley {:.2}", MODALITIES[m], row.shapley[m]),
-                );
-                ui.end_row();
-            }
+                });
         });
 }
 
@@ -192,4 +211,23 @@ fn contribution_table(
         })
         .collect();
     (header, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NAME_WIDTH, bar_width};
+
+    #[test]
+    fn both_bar_columns_fit_the_panel_and_stay_readable() {
+        for available in [500.0, 640.0, 900.0, 1200.0] {
+            let w = bar_width(available, 8.0);
+            assert!(w >= 130.0);
+            assert!(
+                NAME_WIDTH + 2.0 * w + 16.0 <= available + 1e-3,
+                "{available}"
+            );
+        }
+        // Too narrow a panel keeps readable bars (the table scrolls sideways).
+        assert_eq!(bar_width(200.0, 8.0), 130.0);
+    }
 }

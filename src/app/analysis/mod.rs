@@ -1,12 +1,14 @@
 //! The Analysis panel: compare every fusion method on the current dataset, robustness curves
 //! under corrupted inputs, and mean modality contributions (native weights next to Shapley).
 //! This file holds the panel's state and the events of the jobs it starts; each part draws in
-//! its own file.
+//! its own file. Every result remembers what it was computed on ([`ComputedOn`]) and is dropped
+//! when the dataset or the model it belongs to is no longer the one loaded ([`AnalysisView::follow`]).
 
 mod compare;
 mod contributions;
 mod robustness;
 
+use super::ModelStatus;
 use super::panel::PanelCtx;
 use crate::data::Split;
 use crate::engine::contribution::ContributionRow;
@@ -25,6 +27,42 @@ pub struct CompareRow {
     pub summary: TrainingSummary,
 }
 
+/// Which models a result belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Models {
+    /// The current model of that [`ModelStatus::generation`].
+    Current(u64),
+    /// The models trained by that comparison job.
+    Compared(JobId),
+}
+
+/// What a result was computed on: the dataset spec and the model(s).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComputedOn {
+    /// The dataset spec (as in the settings).
+    pub dataset: String,
+    /// The models for people ("model attention (attention)", "the 3 compared models").
+    pub model: String,
+    /// Which models, to tell when the result no longer belongs to the app's.
+    pub models: Models,
+}
+
+impl ComputedOn {
+    /// On `dataset` with the current model.
+    pub fn current(dataset: &str, model: &ModelStatus) -> Self {
+        Self {
+            dataset: dataset.to_owned(),
+            model: format!("model {}", model.label()),
+            models: Models::Current(model.generation),
+        }
+    }
+
+    /// "computed on synthetic:xor, model attention (attention)".
+    pub fn text(&self) -> String {
+        format!("computed on {}, {}", self.dataset, self.model)
+    }
+}
+
 /// A robustness result.
 #[derive(Clone, Debug)]
 pub struct RobustnessResult {
@@ -34,6 +72,8 @@ pub struct RobustnessResult {
     pub split: Split,
     /// One report per model.
     pub reports: Vec<RobustnessReport>,
+    /// What it was computed on.
+    pub on: ComputedOn,
 }
 
 /// A contribution result.
@@ -47,6 +87,8 @@ pub struct ContributionResult {
     pub fusion: FusionKind,
     /// Overall first, then per class.
     pub rows: Vec<ContributionRow>,
+    /// What it was computed on.
+    pub on: ComputedOn,
 }
 
 /// State of the Analysis panel.
@@ -59,6 +101,8 @@ pub struct AnalysisView {
     pub comparing: Option<(JobId, usize, usize, FusionKind)>,
     /// Finished methods of the last comparison.
     pub compare_rows: Vec<CompareRow>,
+    /// What the last comparison was computed on (its dataset, and its job for its models).
+    pub compare_on: Option<ComputedOn>,
     /// Where the comparison's current method is.
     pub compare_progress: Option<crate::engine::Progress>,
     /// Parameters of the run now training (from `TrainingStarted`).
@@ -83,6 +127,11 @@ pub struct AnalysisView {
     pub contribution_row: usize,
     /// Last error of this panel.
     pub error: Option<String>,
+    /// The robustness job seen running, the dataset it runs on and whether it measures the
+    /// compared models (noted by [`Self::follow`] the frame it starts).
+    robustness_start: Option<(JobId, String, bool)>,
+    /// The contributions job seen running and the dataset it runs on.
+    contributions_start: Option<(JobId, String)>,
 }
 
 impl Default for AnalysisView {
@@ -91,6 +140,7 @@ impl Default for AnalysisView {
             compare_pick: [true; 7],
             comparing: None,
             compare_rows: Vec::new(),
+            compare_on: None,
             compare_progress: None,
             pending_parameters: 0,
             corruption_pick: [true; 11],
@@ -103,6 +153,8 @@ impl Default for AnalysisView {
             contributions: None,
             contribution_row: 0,
             error: None,
+            robustness_start: None,
+            contributions_start: None,
         }
     }
 }
@@ -153,39 +205,54 @@ impl AnalysisView {
         }
     }
 
-    /// The end of a comparison, robustness or contributions job this panel started.
-    pub fn on_end(&mut self, job: JobId, outcome: &Outcome) {
+    /// The end of a comparison, robustness or contributions job this panel started; `model` is
+    /// the current model when it ends (jobs run one at a time, so the one it used).
+    pub fn on_end(&mut self, job: JobId, outcome: &Outcome, model: &ModelStatus) {
         if self.comparing.is_some_and(|(mine, ..)| mine == job) {
             self.comparing = None;
             self.compare_progress = None;
         } else if self.robustness_job == Some(job) {
             self.robustness_job = None;
+            let start = self.robustness_start.take().filter(|s| s.0 == job);
             if let Outcome::Robustness {
                 dataset,
                 split,
                 reports,
             } = outcome
+                && let Some((_, spec, compared)) = start
             {
+                let on = match &self.compare_on {
+                    Some(c) if compared => ComputedOn {
+                        dataset: spec,
+                        model: format!("the {} compared models", reports.len()),
+                        models: c.models,
+                    },
+                    _ => ComputedOn::current(&spec, model),
+                };
                 self.robustness_result = Some(RobustnessResult {
                     dataset: dataset.clone(),
                     split: *split,
                     reports: reports.clone(),
+                    on,
                 });
             }
         } else if self.contributions_job == Some(job) {
             self.contributions_job = None;
+            let start = self.contributions_start.take().filter(|s| s.0 == job);
             if let Outcome::Contributions {
                 dataset,
                 split,
                 fusion,
                 rows,
             } = outcome
+                && let Some((_, spec)) = start
             {
                 self.contributions = Some(ContributionResult {
                     dataset: dataset.clone(),
                     split: *split,
                     fusion: *fusion,
                     rows: rows.clone(),
+                    on: ComputedOn::current(&spec, model),
                 });
                 self.contribution_row = 0;
             }
@@ -244,6 +311,51 @@ impl AnalysisView {
 }
 
 impl AnalysisView {
+    /// Keep the results true to the app: note the dataset of each job that just started, and
+    /// drop every result computed on another dataset or with another model than the app's now
+    /// (a comparison's table when the dataset changes; robustness and contributions also when
+    /// the model does). Called every frame; cheap.
+    pub fn follow(&mut self, dataset: &str, model: &ModelStatus) {
+        if let Some(id) = self.robustness_job
+            && self.robustness_start.as_ref().is_none_or(|s| s.0 != id)
+        {
+            let compared = self.all_compared && !self.compare_rows.is_empty();
+            self.robustness_start = Some((id, dataset.to_owned(), compared));
+        }
+        if let Some(id) = self.contributions_job
+            && self.contributions_start.as_ref().is_none_or(|s| s.0 != id)
+        {
+            self.contributions_start = Some((id, dataset.to_owned()));
+        }
+        if self.comparing.is_none()
+            && self
+                .compare_on
+                .as_ref()
+                .is_some_and(|c| c.dataset != dataset)
+        {
+            self.compare_rows.clear();
+            self.compare_on = None;
+        }
+        let compared = self.compare_on.as_ref().map(|c| c.models);
+        let belongs = |on: &ComputedOn| {
+            on.dataset == dataset
+                && match on.models {
+                    Models::Current(g) => g == model.generation,
+                    m @ Models::Compared(_) => compared == Some(m),
+                }
+        };
+        if self
+            .robustness_result
+            .as_ref()
+            .is_some_and(|r| !belongs(&r.on))
+        {
+            self.robustness_result = None;
+        }
+        if self.contributions.as_ref().is_some_and(|c| !belongs(&c.on)) {
+            self.contributions = None;
+        }
+    }
+
     /// Checks shared by the model analyses: a model and a dataset.
     fn analysis_request(&mut self, ctx: &PanelCtx<'_>) -> Option<crate::data::DatasetSpec> {
         if ctx.model.card.is_none() {

@@ -1,11 +1,11 @@
 //! The Analysis panel's robustness: corrupt one modality at a time and plot accuracy against
 //! the corruption level, for the current model or every compared one.
 
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Legend, Line, LineStyle, PlotPoints};
 
 use super::{AnalysisView, MODALITIES, ticked};
 use crate::app::panel::PanelCtx;
-use crate::app::widgets::class_colour;
+use crate::app::widgets::{self, class_colour};
 use crate::engine::robustness::{Corruption, RobustnessConfig};
 use crate::worker::Job;
 
@@ -106,6 +106,7 @@ impl AnalysisView {
             result.split.name(),
             result.reports.first().map_or(0, |r| r.samples)
         ));
+        ui.small(result.on.text());
         // Tabs only for the modalities that were measured (the data may lack one).
         let measured: Vec<usize> = (0..MODALITIES.len())
             .filter(|&m| {
@@ -128,11 +129,14 @@ impl AnalysisView {
         });
         let modality = self.robustness_modality;
         let reports = &result.reports;
-        let plot = Plot::new("robustness_plot")
+        let split = result.split.name();
+        let plot = widgets::plot("robustness_plot")
             .legend(Legend::default())
             .height(260.0)
             .x_axis_label("corruption level")
-            .y_axis_label("accuracy")
+            .y_axis_label(format!("{split} accuracy"))
+            .include_x(0.0)
+            .include_x(1.0)
             .include_y(0.0)
             .include_y(1.0)
             .show(ui, |plot| {
@@ -178,7 +182,8 @@ impl AnalysisView {
         egui::Grid::new("robustness_table")
             .striped(true)
             .show(ui, |ui| {
-                for h in ["model", "clean", "corruption", "area", "effective"] {
+                let clean = format!("clean {split} acc");
+                for h in ["model", &clean, "corruption", "area", "effective"] {
                     ui.strong(h);
                 }
                 ui.end_row();

@@ -274,7 +274,7 @@ impl Browser {
             }
             _ => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    crate::app::widgets::quiet_spinner(ui);
                     ui.label(format!("Loading {dataset}…"));
                 });
             }

@@ -7,7 +7,9 @@
 
 use egui::RichText;
 
+use crate::data::DatasetSpec;
 use crate::data::synthetic::Preset;
+use crate::engine::claims::{self, Claim};
 use crate::model::FusionKind;
 
 mod diagram;
@@ -32,6 +34,10 @@ pub struct LearnView {
     pub method: FusionKind,
     /// The dataset being explained.
     pub preset: Preset,
+    /// The app's dataset spec and method when the panel last followed them (see [`Self::follow`]).
+    followed: Option<(String, FusionKind)>,
+    /// The loaded dataset is not a built-in preset: its spec, said above the presets.
+    own_dataset: Option<String>,
 }
 
 impl Default for LearnView {
@@ -39,11 +45,33 @@ impl Default for LearnView {
         Self {
             method: FusionKind::Attention,
             preset: Preset::Redundant,
+            followed: None,
+            own_dataset: None,
         }
     }
 }
 
 impl LearnView {
+    /// Open on the app's dataset and method: when either changed since the last call, the panel
+    /// shows the loaded preset (the default one for a dataset of your own) and the method set.
+    /// Between changes the learner's own choices stay.
+    pub fn follow(&mut self, dataset: &str, fusion: FusionKind) {
+        let changed = self.followed.as_ref().map(|(d, f)| (d.as_str(), *f));
+        if changed == Some((dataset, fusion)) {
+            return;
+        }
+        if changed.is_none_or(|(_, f)| f != fusion) {
+            self.method = fusion;
+        }
+        if changed.is_none_or(|(d, _)| d != dataset) {
+            (self.preset, self.own_dataset) = match dataset.parse::<DatasetSpec>() {
+                Ok(DatasetSpec::Synthetic(c)) => (c.preset, None),
+                _ => (Preset::Redundant, Some(dataset.to_owned())),
+            };
+        }
+        self.followed = Some((dataset.to_owned(), fusion));
+    }
+
     /// Draw the panel. Returns the setup to apply when a "Try it" button was clicked.
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<TryIt> {
         let mut chosen = None;
@@ -85,10 +113,16 @@ impl LearnView {
                     });
                 }
                 ui.label(RichText::new(format!("What to watch: {watch}")).italics());
+                claims_ui(ui, &claims::about_method(method).collect::<Vec<_>>());
 
                 ui.add_space(8.0);
                 ui.separator();
                 ui.heading("Datasets");
+                if let Some(own) = &self.own_dataset {
+                    ui.label(format!(
+                        "The dataset loaded now ({own}) is your own, not a built-in one; these are the built-in Shapes & Sounds datasets."
+                    ));
+                }
                 ui.horizontal_wrapped(|ui| {
                     ui.label("Synthetic dataset:");
                     for preset in Preset::ALL {
@@ -102,6 +136,7 @@ impl LearnView {
                 let (question, look) = guided_question(preset);
                 ui.label(RichText::new(question).strong());
                 ui.label(look);
+                claims_ui(ui, &claims::about_preset(preset).collect::<Vec<_>>());
                 ui.add_space(4.0);
                 if ui
                     .button(format!("Open {}", preset.name()))
@@ -119,5 +154,28 @@ impl LearnView {
                 }
             });
         chosen
+    }
+}
+
+/// What the app predicts will happen, from [`claims::ALL`]: each sentence is checked by the test
+/// suite, training with the app's own settings on three seeds.
+pub(crate) fn claims_ui(ui: &mut egui::Ui, claims: &[&Claim]) {
+    if claims.is_empty() {
+        return;
+    }
+    ui.add_space(2.0);
+    ui.label(
+        RichText::new(format!(
+            "What to expect (checked by the test suite: the app's settings, seeds {}):",
+            claims::SEEDS.map(|s| s.to_string()).join(", ")
+        ))
+        .strong(),
+    )
+    .on_hover_text(
+        "Each sentence is trained and measured on the validation split by tests/claims.rs; \
+         a sentence that stops being true fails the build.",
+    );
+    for claim in claims {
+        ui.label(format!("• {}", claim.sentence));
     }
 }

@@ -44,7 +44,7 @@ pub fn equation(fusion: FusionKind) -> &'static str {
              logits = W_2 ReLU(W_1 h + b_1) + b_2"
         }
         FusionKind::Tensor => {
-            "t_m    = ReLU(P_m z_m)                64 -> d = 8 numbers\n\
+            "t_m    = P_m z_m                      64 -> d = 8 numbers\n\
              Z      = [t_I; 1] ⊗ [t_T; 1] ⊗ [t_A; 1]   (d+1)³ = 729\n\
              logits = W_2 ReLU(W_1 vec(Z) + b_1) + b_2"
         }
@@ -85,7 +85,7 @@ pub(super) fn legend(fusion: FusionKind) -> &'static str {
              a softmax over the present modalities; Σ is the α-weighted average of the embeddings."
         }
         FusionKind::Tensor => {
-            "Each embedding is squeezed to d = 8 numbers and a 1 is appended; the circled cross is \
+            "Each embedding is squeezed to d = 8 numbers by a linear map and a 1 is appended; the circled cross is \
              the outer product, a 9 × 9 × 9 cube holding every product of one number from each \
              modality (the appended 1s keep the single-modality and pairwise terms too)."
         }
@@ -107,7 +107,8 @@ pub fn when_it_works(fusion: FusionKind) -> &'static str {
         FusionKind::Early => {
             "Works when there is enough data and the modalities are comparably clean: the hidden \
              layer sees every number of every modality at once, so it can learn any interaction, \
-             xor included. It struggles when one modality is much noisier or larger than the \
+             xor included (whether training finds it there depends on the seed: try two). It \
+             struggles when one modality is much noisier or larger than the \
              others (its numbers can swamp the hidden layer) and when data is scarce. A missing \
              modality is only a zero vector plus a flag, so it copes with holes only if it saw \
              them in training. It has no modality weights of its own; the app shows Shapley \
@@ -116,17 +117,17 @@ pub fn when_it_works(fusion: FusionKind) -> &'static str {
         FusionKind::Late => {
             "Works when every modality can decide on its own (redundant, noisy-image): it is \
              simple, hard to overfit, and a missing modality just drops out of the weighted sum. \
-             It fails whenever the answer lies in a combination: on xor it stays near chance, \
-             because adding up per-modality votes can never express \"the shape and the pitch \
-             match\". Its three weights are the same for every sample, so it cannot trust the \
+             It cannot learn an answer that lies in a combination (xor): adding up per-modality \
+             votes can never express \"the shape and the pitch match\". Its three weights are the same for every sample, so it cannot trust the \
              image less on just the noisy pictures."
         }
         FusionKind::Gated => {
             "Works when the usefulness of a modality varies from sample to sample: the gate is \
              computed for each sample and each hidden unit, so it can turn a noisy picture down on \
              one input and lean on it on another. Every h_m comes from one modality alone, so \
-             interactions must pass through the gate; pure-interaction tasks like xor are harder \
-             than for early or tensor fusion. The weights shown are the gates averaged over the \
+             interactions must pass through the gate, which reads all three embeddings at once and \
+             so can still combine them, though on xor whether training finds that depends on the \
+             seed (try two in Training). The weights shown are the gates averaged over the \
              hidden units for this sample: they describe this input, not the whole dataset."
         }
         FusionKind::Attention => {
@@ -139,7 +140,7 @@ pub fn when_it_works(fusion: FusionKind) -> &'static str {
              Modality contribution."
         }
         FusionKind::Tensor => {
-            "Works best when the answer lies in a combination (xor): the outer product contains \
+            "Made for answers that lie in a combination (xor): the outer product contains \
              every product of an image number, a text number and an audio number, each with its \
              own weight, and the appended 1s keep the single and pairwise terms. The price is \
              size: the fused vector has (d+1)³ entries, 729 for d = 8; with the full 64 numbers \
@@ -172,43 +173,41 @@ pub fn try_it(fusion: FusionKind) -> (Preset, &'static str) {
     match fusion {
         FusionKind::Early => (
             Preset::Xor,
-            "Training > Accuracy climbs well above chance (50 % with two classes), while \
-             One-modality accuracy stays near chance for every modality: the answer lives only \
-             in the combination, and the hidden layer finds it.",
+            "Watch Training > Accuracy (chance is 50 % with two classes) next to One-modality \
+             accuracy: on xor the answer lives only in the combination of picture and sound.",
         ),
         FusionKind::Late => (
             Preset::Xor,
-            "Watch it fail: the validation accuracy stays near chance (about 50 % with two \
-             classes) however long it trains, because each modality alone says nothing. Then \
-             train tensor or early fusion on the same data, or all methods at once in Analysis > \
-             Compare fusion methods.",
+            "Watch the validation accuracy (chance is 50 % with two classes): each modality alone \
+             says nothing here. Then train tensor or early fusion on the same data, or all methods \
+             at once in Analysis > Compare fusion methods.",
         ),
         FusionKind::Gated => (
             Preset::NoisyImage,
-            "Training > Modality weights and the bars in Predict: the image's gate weight should \
-             end up the smallest of the three, while the accuracy stays high thanks to the text \
-             and the sound.",
+            "Training > Modality weights (averaged over the validation samples) and the bars in \
+             Predict (one sample at a time, which can differ from the average): how much does the \
+             gate let the noisy picture through?",
         ),
         FusionKind::Attention => (
             Preset::Missing,
             "Predict a sample, then untick 'use image' under What if: α is recomputed over the \
-             two remaining modalities and the answer usually stays. A sample with a missing \
-             modality never gives it any weight.",
+             two remaining modalities. A sample with a missing modality never gives it any \
+             weight.",
         ),
         FusionKind::Tensor => (
             Preset::Xor,
-            "Training > Accuracy rises far above chance while One-modality accuracy stays near \
-             chance. Train late fusion on the same data and tick both runs to overlay them.",
+            "Watch Training > Accuracy next to One-modality accuracy, then train late fusion on \
+             the same data and tick both runs to overlay them.",
         ),
         FusionKind::LowRank => (
             Preset::Xor,
-            "Training > Accuracy rises well above chance, as with tensor fusion, without building \
+            "Watch Training > Accuracy: the same interactions as tensor fusion, without building \
              the 729-entry cube. Train tensor fusion too and tick both runs to overlay them.",
         ),
         FusionKind::CrossModal => (
             Preset::Complementary,
-            "Training: epochs are slower and the accuracy starts slowly before rising far above \
-             the 25 % that any one modality allows. In Predict, 'Where the model looked' shows \
+            "Training: epochs are slower; compare the accuracy with the 25 % that any one \
+             modality allows. In Predict, 'Where the model looked' shows \
              which image positions, words and sound frames the [CLS] token attended to.",
         ),
     }
@@ -220,40 +219,39 @@ pub fn guided_question(preset: Preset) -> (&'static str, &'static str) {
         Preset::Redundant => (
             "If you hide one modality with the what-if checkboxes, does the answer change?",
             "In Predict, untick 'use image', then 'use text', then 'use audio', and watch the \
-             class bars: the answer should stay and only its probability move. Training > \
-             One-modality accuracy shows each modality alone is nearly as good as all three; in \
-             Analysis > Robustness the 'missing' curves stay high; in Projections the image, \
-             text and audio embeddings each separate the classes.",
+             class bars: does the answer stay, and how far does its probability move? Compare \
+             Training > One-modality accuracy with the full model's; look at the 'missing' \
+             curves in Analysis > Robustness, and in Projections at whether the image, text and \
+             audio embeddings each separate the classes.",
         ),
         Preset::Complementary => (
             "Can any single modality tell the class on its own?",
-            "Training > One-modality accuracy: each modality alone stays near 25 % (chance is \
-             12.5 % with 8 classes), while the full model gets far higher. In Predict, untick \
-             any modality: the answer often changes. In Projections, the image embedding tends \
-             to form only two groups (circle or cross), each holding four classes.",
+            "Training > One-modality accuracy (chance is 12.5 % with 8 classes; one modality can \
+             tell at most 1 class in 4) next to the full model's accuracy. In Predict, untick \
+             any modality and watch the answer. In Projections, look at how many groups the \
+             image embedding forms (the picture only knows circle or cross).",
         ),
         Preset::Xor => (
             "The picture and the sound each say nothing alone: how can they decide the class together?",
             "Analysis > Compare fusion methods: train late and tensor (or every method) on xor \
-             and compare the accuracies: late stays near chance, the methods that model \
-             interactions rise. Training > One-modality accuracy stays near chance for every \
-             modality. In Predict, untick 'use text': the answer barely moves, because the \
-             sentence is a distraction.",
+             and compare the accuracies of the methods that add up votes and of those that model \
+             interactions. Training > One-modality accuracy shows what each modality knows \
+             alone. In Predict, untick 'use text' (the sentence is a distraction) and watch the \
+             answer.",
         ),
         Preset::NoisyImage => (
             "Which modality does the model trust least, and does it learn that by itself?",
-            "Predict: compare the modality weights over several samples; the image's should be \
-             the smallest. Training > Modality weights shows how that develops over the epochs, \
-             and Analysis > Modality contribution puts the method's own weights next to Shapley \
-             values. Analysis > Robustness: more image noise should hurt little, because the \
-             model already leans on the text and the sound.",
+            "Predict: compare the modality weights over several samples (single samples vary). \
+             Training > Modality weights shows the average over the validation samples as the \
+             epochs go by, and Analysis > Modality contribution puts the method's own weights \
+             next to Shapley values. Analysis > Robustness: how much does more image noise cost?",
         ),
         Preset::Missing => (
             "What does the model do when a modality is absent?",
             "In the Dataset panel, open samples with a missing modality and predict them: the \
              weights are shared among the present modalities only. Analysis > Robustness: \
-             compare the 'missing' curves of several methods; those that renormalise over the \
-             present modalities (late, gated, attention, crossmodal) should fall slowly.",
+             compare the 'missing' curves of the methods that renormalise over the present \
+             modalities (late, gated, attention, crossmodal) with early, tensor and low-rank.",
         ),
     }
 }

@@ -80,7 +80,7 @@ impl ProjectionView {
                         ui.small(format!("{same} of {} share its class", list.len()));
                     }
                     _ => {
-                        ui.spinner();
+                        crate::app::widgets::quiet_spinner(ui);
                     }
                 }
             });

@@ -3,12 +3,12 @@
 //! names a point, a click loads it.
 
 use egui::{Color32, Pos2};
-use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
+use egui_plot::{Legend, MarkerShape, PlotPoint, PlotTransform, Points};
 
 use super::{ColourBy, MAX_DRAWN, Method, ProjectionView, decimate};
 use crate::app::Purpose;
 use crate::app::panel::{PanelCtx, Request};
-use crate::app::widgets::class_colour;
+use crate::app::widgets::{self, class_colour};
 use crate::engine::Prediction;
 use crate::worker::{Exploration, ExploredSample};
 
@@ -61,7 +61,7 @@ impl ProjectionView {
             .selected
             .and_then(|sel| layout.iter().find(|(s, _)| *s == sel))
             .map(|(_, p)| [f64::from(p[0]), f64::from(p[1])]);
-        let response = Plot::new("projection_plot")
+        let response = widgets::plot("projection_plot")
             .legend(Legend::default())
             .data_aspect(1.0)
             .height(ui.available_height().max(200.0) - 60.0)

@@ -7,8 +7,8 @@ pub use dataset_menu::DatasetEditor;
 pub use model_menu::{FolderCache, saved_models};
 
 use super::FusionApp;
-use super::training::stop_text;
 use crate::model::FusionKind;
+use crate::worker::{JobId, JobKind};
 
 impl FusionApp {
     pub(crate) fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -112,6 +112,11 @@ impl FusionApp {
                 ),
                 _ => (self.training.fraction(), self.training.progress_text()),
             };
+            ui.label(self.training_what(job.id, job.kind))
+                .on_hover_text(format!(
+                    "the current model stays {} until this ends",
+                    self.model.label()
+                ));
             ui.add(
                 egui::ProgressBar::new(fraction)
                     .desired_width(330.0)
@@ -129,17 +134,34 @@ impl FusionApp {
             {
                 self.start_training();
             }
-            if let Some(s) = self.training.last_finished() {
-                let acc = s
-                    .test
-                    .as_ref()
-                    .or(s.val.as_ref())
-                    .map_or(0.0, |e| e.metrics.accuracy);
+            // The current model's score, as the status bar names it (not the last run's: after
+            // a comparison the best method is current, not the last one trained).
+            if let Some((split, acc)) = self.model.accuracy() {
                 ui.small(format!(
-                    "last run: {} · accuracy {acc:.3}",
-                    stop_text(&s.stop)
-                ));
+                    "{} · {split} accuracy {acc:.3}",
+                    self.model.label()
+                ))
+                .on_hover_text(self.model.summary());
             }
+        }
+    }
+
+    /// What the training job `id` trains now: "training late #2", "comparing: gated (2 of 7)".
+    fn training_what(&self, id: JobId, kind: JobKind) -> String {
+        if kind == JobKind::Compare
+            && let Some((_, i, n, fusion)) = self.analysis.comparing
+        {
+            return format!("comparing: {} ({} of {n})", fusion.name(), i + 1);
+        }
+        let run = self
+            .training
+            .runs
+            .iter()
+            .rev()
+            .find(|r| r.job == Some(id) && !r.ended());
+        match run.and_then(|r| r.name.split(" · ").next()) {
+            Some(name) => format!("training {name}"),
+            None => "training".to_owned(),
         }
     }
 

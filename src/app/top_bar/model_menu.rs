@@ -60,16 +60,7 @@ pub fn saved_models(dir: &std::path::Path) -> Vec<PathBuf> {
 
 impl FusionApp {
     pub(super) fn model_menu_ui(&mut self, ui: &mut egui::Ui) {
-        let label = match (&self.model.card, &self.model.dir) {
-            (Some(card), Some(dir)) => format!(
-                "Model: {} ({})",
-                dir.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                card.model.fusion.name()
-            ),
-            (Some(card), None) => format!("Model: unsaved {}", card.model.fusion.name()),
-            (None, _) => "Model: none".into(),
-        };
+        let label = format!("Model: {}", self.model.label());
         let running = self.jobs.is_training();
         ui.menu_button(label, |ui| {
             ui.set_max_width(360.0);
@@ -140,10 +131,9 @@ impl FusionApp {
             if let Some(card) = &self.model.card {
                 ui.separator();
                 ui.small(format!(
-                    "{} · {} classes · trained on {} · device {}",
-                    card.model.fusion.name(),
+                    "{} · {} classes · device {}",
+                    self.model.summary(),
                     card.classes.len(),
-                    card.dataset,
                     self.model.device
                 ));
             }

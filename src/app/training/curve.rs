@@ -9,7 +9,7 @@ pub enum Curve {
     /// Train and validation loss.
     #[default]
     Loss,
-    /// Train and validation accuracy.
+    /// Train and validation accuracy (each line says which).
     Accuracy,
     /// Validation macro-F1.
     MacroF1,
@@ -28,6 +28,7 @@ impl Curve {
         Self::SingleModality,
         Self::Weights,
     ];
+    /// The button's text (the Learn panel's texts name the buttons so).
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::Loss => "Loss",
@@ -35,6 +36,21 @@ impl Curve {
             Self::MacroF1 => "Macro-F1",
             Self::SingleModality => "One-modality accuracy",
             Self::Weights => "Modality weights",
+        }
+    }
+
+    /// The button's hover text: what is plotted, on which split.
+    pub(super) fn help(self) -> &'static str {
+        match self {
+            Self::Loss => "Training-split loss (dashed) and val-split loss (solid) per epoch.",
+            Self::Accuracy => {
+                "Training-split accuracy (dashed) and val-split accuracy (solid) per epoch."
+            }
+            Self::MacroF1 => "Val-split macro-F1 per epoch: the mean of the per-class F1 scores.",
+            Self::SingleModality => {
+                "Val-split accuracy with one modality given and the other two masked, per epoch."
+            }
+            Self::Weights => "Mean modality weights over the val split, per epoch.",
         }
     }
 }
@@ -77,16 +93,36 @@ impl Curve {
         };
         match self {
             Self::Loss => vec![
-                run("train", true, |e| e.train_loss),
-                run("val", false, |e| e.val.loss),
+                run("train loss", true, |e| e.train_loss),
+                run("val loss", false, |e| e.val.loss),
             ],
             Self::Accuracy => vec![
-                run("train", true, |e| e.train_accuracy),
-                run("val", false, |e| e.val.accuracy),
+                run("train acc", true, |e| e.train_accuracy),
+                run("val acc", false, |e| e.val.accuracy),
             ],
-            Self::MacroF1 => vec![run("val", false, |e| e.val.macro_f1)],
-            Self::SingleModality => per_modality(" only", |e, k| e.val.modality_only[k]),
-            Self::Weights => per_modality("", |e, k| Some(e.val.mean_weights[k])),
+            Self::MacroF1 => vec![run("val macro-F1", false, |e| e.val.macro_f1)],
+            Self::SingleModality => per_modality(" only val acc", |e, k| e.val.modality_only[k]),
+            Self::Weights => per_modality(" weight (val)", |e, k| Some(e.val.mean_weights[k])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Curve;
+
+    #[test]
+    fn every_line_says_which_split_it_is_measured_on() {
+        for curve in Curve::ALL {
+            for series in curve.series() {
+                let split = if series.train { "train" } else { "val" };
+                assert!(
+                    series.name.contains(split),
+                    "{:?}: '{}' does not say '{split}'",
+                    curve,
+                    series.name
+                );
+            }
         }
     }
 }

@@ -316,12 +316,11 @@ impl TrainingView {
                         ui.small("failed").on_hover_text(why);
                     }
                     (Some(s), None) => {
-                        let acc = s
-                            .test
-                            .as_ref()
-                            .or(s.val.as_ref())
-                            .map_or(0.0, |e| e.metrics.accuracy);
-                        ui.small(format!("acc {acc:.3} · {}", stop_text(&s.stop)));
+                        ui.small(format!(
+                            "{} · {}",
+                            plots::accuracy_text(s),
+                            stop_text(&s.stop)
+                        ));
                     }
                     (None, None) => {
                         ui.small("running…");

@@ -2,32 +2,66 @@
 //! per-class scores.
 
 use egui::{Color32, RichText};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Legend, Line, LineStyle, PlotPoints};
 
 use super::{Curve, TrainingView, run_colour};
 use crate::app::panel::{PanelCtx, Request};
-use crate::app::widgets::{MODALITY_COLOURS, class_colour};
-use crate::data::Modality;
-use crate::engine::Metrics;
+use crate::app::widgets::{self, MODALITY_COLOURS, class_colour};
+use crate::data::{Modality, Split};
+use crate::engine::{Evaluation, Metrics};
+use crate::worker::TrainingSummary;
+
+/// Lines the curves' legend names at most, so it never covers the plot; the lines of older runs
+/// are drawn unnamed (the Runs list names every run in its colour).
+const LEGEND_LINES: usize = 8;
+
+/// How many of the newest visible runs the legend names when each run draws `series` lines.
+fn legend_runs(series: usize) -> usize {
+    (LEGEND_LINES / series.max(1)).max(1)
+}
+
+/// The evaluation a finished run is judged by: on the test split, else on the validation split.
+pub(super) fn final_evaluation(summary: &TrainingSummary) -> Option<(Split, &Evaluation)> {
+    match (&summary.test, &summary.val) {
+        (Some(t), _) => Some((Split::Test, t)),
+        (None, Some(v)) => Some((Split::Val, v)),
+        _ => None,
+    }
+}
+
+/// "test acc 0.912" (or "val acc …"): a finished run's accuracy, saying on which split.
+pub(super) fn accuracy_text(summary: &TrainingSummary) -> String {
+    match final_evaluation(summary) {
+        Some((split, e)) => format!("{} acc {:.3}", split.name(), e.metrics.accuracy),
+        None => "no val or test split".to_owned(),
+    }
+}
 
 impl TrainingView {
     pub(super) fn curves_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {
         ui.horizontal(|ui| {
             ui.strong("Curves");
             for c in Curve::ALL {
-                ui.selectable_value(&mut self.curve, c, c.name());
+                ui.selectable_value(&mut self.curve, c, c.name())
+                    .on_hover_text(c.help());
             }
         });
         let curve = self.curve;
         let runs = &self.runs;
-        let plot = Plot::new("training_curves")
-            .legend(Legend::default())
+        let series_per_run = curve.series().len();
+        let visible = runs.iter().filter(|r| r.visible).count();
+        let named = legend_runs(series_per_run).min(visible);
+        let plot = widgets::plot("training_curves")
+            .legend(Legend::default().follow_insertion_order(true))
             .height(260.0)
             .x_axis_label("epoch")
             .include_y(0.0)
             .show(ui, |plot| {
-                for (i, run) in runs.iter().enumerate().filter(|(_, r)| r.visible) {
+                let shown = runs.iter().enumerate().filter(|(_, r)| r.visible);
+                for (rank, (i, run)) in shown.enumerate() {
                     let newest = i + 1 == runs.len();
+                    // Only the newest `named` visible runs have their lines in the legend.
+                    let in_legend = rank + named >= visible;
                     for series in curve.series() {
                         // Per-modality curves are coloured by modality, the others by run.
                         let (colour, dashed) = match series.modality {
@@ -39,12 +73,13 @@ impl TrainingView {
                             .iter()
                             .filter_map(|e| (series.value)(e).map(|y| [e.epoch as f64, y]))
                             .collect();
-                        let mut line = Line::new(
-                            format!("{} {}", run.name, series.name),
-                            PlotPoints::from(points),
-                        )
-                        .color(colour)
-                        .width(2.0);
+                        let name = match in_legend {
+                            true => format!("{} {}", run.name, series.name),
+                            false => String::new(),
+                        };
+                        let mut line = Line::new(name, PlotPoints::from(points))
+                            .color(colour)
+                            .width(2.0);
                         if dashed {
                             line = line.style(LineStyle::dashed_dense());
                         }
@@ -52,6 +87,14 @@ impl TrainingView {
                     }
                 }
             });
+        if visible > named {
+            ui.small(format!(
+                "The legend names the {named} newest of the {visible} runs shown; the {} older \
+                 ones are drawn without a name (their colours are in the Runs list above, \
+                 untick them there to hide them).",
+                visible - named
+            ));
+        }
         if !runs.is_empty() {
             ctx.png_button(ui, "Save curves PNG", plot.response.rect, "training-curves");
         }
@@ -67,10 +110,8 @@ impl TrainingView {
             ui.label("The confusion matrix and per-class scores appear when a run finishes.");
             return;
         };
-        let (which, eval) = match (&summary.test, &summary.val) {
-            (Some(t), _) => ("test", t),
-            (None, Some(v)) => ("validation", v),
-            _ => return,
+        let Some((split, eval)) = final_evaluation(&summary) else {
+            return;
         };
         let classes = ctx
             .exploration
@@ -78,21 +119,20 @@ impl TrainingView {
             .filter(|c| c.len() == eval.metrics.confusion.len())
             .unwrap_or_else(|| summary.card.classes.clone());
         ui.heading(format!(
-            "Last run on the {which} set: accuracy {:.3} · macro-F1 {:.3}",
-            eval.metrics.accuracy, eval.metrics.macro_f1
+            "Last run: {} · {} macro-F1 {:.3}",
+            accuracy_text(&summary),
+            split.name(),
+            eval.metrics.macro_f1
         ));
         ui.columns(2, |cols| {
             if let Some((truth, predicted)) = confusion_ui(&mut cols[0], &eval.metrics, &classes) {
                 ctx.request(Request::ShowConfusion {
                     truth,
                     predicted,
-                    split: match which {
-                        "test" => crate::data::Split::Test,
-                        _ => crate::data::Split::Val,
-                    },
+                    split,
                 });
             }
-            per_class_ui(&mut cols[1], &eval.metrics, &classes);
+            per_class_ui(&mut cols[1], &eval.metrics, &classes, split);
         });
     }
 }
@@ -168,8 +208,9 @@ fn short(name: &str) -> String {
     }
 }
 
-fn per_class_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String]) {
-    ui.strong("Per class");
+fn per_class_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String], split: Split) {
+    let which = split.name();
+    ui.strong(format!("Per class ({which} split)"));
     egui::Grid::new("per_class").striped(true).show(ui, |ui| {
         for h in ["class", "precision", "recall", "F1", "samples"] {
             ui.strong(h);
@@ -191,13 +232,35 @@ fn per_class_ui(ui: &mut egui::Ui, m: &Metrics, classes: &[String]) {
         .filter_map(|mo| m.modality_only[mo.index()].map(|a| format!("{} only {a:.3}", mo.name())))
         .collect();
     if !only.is_empty() {
-        ui.small(format!("With a single modality: {}", only.join(" · ")));
+        ui.small(format!(
+            "With a single modality, {which} accuracy: {}",
+            only.join(" · ")
+        ));
     }
     let w = m.mean_weights;
     ui.small(format!(
-        "Mean reliance: image {:.0}% · text {:.0}% · audio {:.0}%",
+        "Mean reliance on the {which} split: image {:.0}% · text {:.0}% · audio {:.0}%",
         w[0] * 100.0,
         w[1] * 100.0,
         w[2] * 100.0
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LEGEND_LINES, legend_runs};
+    use crate::app::training::Curve;
+
+    #[test]
+    fn the_legend_never_names_more_than_eight_lines() {
+        for curve in Curve::ALL {
+            let series = curve.series().len();
+            let runs = legend_runs(series);
+            assert!(runs >= 1);
+            assert!(runs * series <= LEGEND_LINES.max(series), "{curve:?}");
+        }
+        assert_eq!(legend_runs(2), 4);
+        assert_eq!(legend_runs(1), 8);
+        assert_eq!(legend_runs(3), 2);
+    }
 }

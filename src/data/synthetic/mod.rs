@@ -64,9 +64,9 @@ impl Preset {
         match self {
             Self::Redundant => {
                 "Redundant: the shape in the picture, the shape named in the sentence and the pitch \
-                 of the sound each identify the class on their own. Any single modality is enough, \
-                 so every fusion method does well; watch how the model spreads its reliance across \
-                 modalities and how little it loses when one is masked."
+                 of the sound each identify the class on their own: any single modality is enough. \
+                 Watch how the model spreads its reliance across modalities and what it loses when \
+                 one is masked."
             }
             Self::Complementary => {
                 "Complementary: the class has three parts — the shape (circle or cross) is only in \
@@ -78,14 +78,13 @@ impl Preset {
             Self::Xor => {
                 "XOR: the class depends on how the picture's shape and the sound's pitch relate \
                  (for two classes: do they match or not). Neither modality alone says anything, and \
-                 adding up per-modality evidence (late fusion) cannot work; methods that model \
-                 interactions — tensor, early concat with a hidden layer, cross-modal attention — can. \
-                 The sentence is a distraction."
+                 adding up per-modality evidence (late fusion) cannot work; a method must model the \
+                 interaction. The sentence is a distraction."
             }
             Self::NoisyImage => {
                 "Noisy image: as in redundant, every modality names the class, but the picture is \
-                 buried in heavy noise. A good fusion model learns to trust the sentence and the \
-                 sound and to lean little on the picture; compare the modality weights."
+                 buried in heavy noise. Compare the modality weights: does the model learn by itself \
+                 to lean little on the picture?"
             }
             Self::Missing => {
                 "Missing: as in redundant, but each modality is absent in 30 % of samples (every \
