@@ -136,12 +136,11 @@ impl FusionApp {
             }
             // The current model's score, as the status bar names it (not the last run's: after
             // a comparison the best method is current, not the last one trained).
+            // The model's name is on the Model menu button already; one line, cut if narrow.
             if let Some((split, acc)) = self.model.accuracy() {
-                ui.small(format!(
-                    "{} · {split} accuracy {acc:.3}",
-                    self.model.label()
-                ))
-                .on_hover_text(self.model.summary());
+                let text = egui::RichText::new(format!("{split} accuracy {acc:.3}")).small();
+                ui.add(egui::Label::new(text).truncate())
+                    .on_hover_text(self.model.summary());
             }
         }
     }

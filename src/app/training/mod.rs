@@ -316,11 +316,10 @@ impl TrainingView {
                         ui.small("failed").on_hover_text(why);
                     }
                     (Some(s), None) => {
-                        ui.small(format!(
-                            "{} · {}",
-                            plots::accuracy_text(s),
-                            stop_text(&s.stop)
-                        ));
+                        // One line, cut to the panel's width; the whole text on hover.
+                        let text = format!("{} · {}", plots::accuracy_text(s), stop_text(&s.stop));
+                        ui.add(egui::Label::new(RichText::new(&text).small()).truncate())
+                            .on_hover_text(text);
                     }
                     (None, None) => {
                         ui.small("running…");
