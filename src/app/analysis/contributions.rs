@@ -22,6 +22,7 @@ impl AnalysisView {
             split: None,
         });
         self.contributions_job = Some(job);
+        self.contributions_start = Some((job, ctx.settings.dataset.clone()));
     }
 
     pub(super) fn contributions_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {

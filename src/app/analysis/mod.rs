@@ -127,10 +127,10 @@ pub struct AnalysisView {
     pub contribution_row: usize,
     /// Last error of this panel.
     pub error: Option<String>,
-    /// The robustness job seen running, the dataset it runs on and whether it measures the
-    /// compared models (noted by [`Self::follow`] the frame it starts).
+    /// The robustness job started last, the dataset it runs on and whether it measures the
+    /// compared models (noted when it starts).
     robustness_start: Option<(JobId, String, bool)>,
-    /// The contributions job seen running and the dataset it runs on.
+    /// The contributions job started last and the dataset it runs on.
     contributions_start: Option<(JobId, String)>,
 }
 
@@ -311,22 +311,10 @@ impl AnalysisView {
 }
 
 impl AnalysisView {
-    /// Keep the results true to the app: note the dataset of each job that just started, and
-    /// drop every result computed on another dataset or with another model than the app's now
+    /// Keep the results true to the app: drop every result computed on another dataset or with another model than the app's now
     /// (a comparison's table when the dataset changes; robustness and contributions also when
     /// the model does). Called every frame; cheap.
     pub fn follow(&mut self, dataset: &str, model: &ModelStatus) {
-        if let Some(id) = self.robustness_job
-            && self.robustness_start.as_ref().is_none_or(|s| s.0 != id)
-        {
-            let compared = self.all_compared && !self.compare_rows.is_empty();
-            self.robustness_start = Some((id, dataset.to_owned(), compared));
-        }
-        if let Some(id) = self.contributions_job
-            && self.contributions_start.as_ref().is_none_or(|s| s.0 != id)
-        {
-            self.contributions_start = Some((id, dataset.to_owned()));
-        }
         if self.comparing.is_none()
             && self
                 .compare_on

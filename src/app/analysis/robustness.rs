@@ -24,13 +24,15 @@ impl AnalysisView {
             corruptions,
             ..self.robustness.clone()
         };
+        let compared = self.all_compared && !self.compare_rows.is_empty();
         let job = ctx.jobs.start(Job::Robustness {
             dataset,
             load: crate::data::LoadOptions::default(),
             config,
-            compared: self.all_compared && !self.compare_rows.is_empty(),
+            compared,
         });
         self.robustness_job = Some(job);
+        self.robustness_start = Some((job, ctx.settings.dataset.clone(), compared));
     }
 
     pub(super) fn robustness_ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx<'_>) {

@@ -49,24 +49,15 @@ pub struct AudioGeometry {
 /// [`crate::data::image::ImageConfig::fit`]): the model's own encoder scales the short side to fit
 /// and cuts the centre ([`Fit::CenterCrop`]) or pads the short side ([`Fit::Pad`], the square
 /// then reaches past the picture); EfficientNet-Lite0 takes the centre square of 224/256 of the
-/// short side (a 224 × 224 picture whole), as
-/// [`crate::model::pretrained::efficientnet::preprocess`] does.
+/// short side (a 224 × 224 picture whole): [`crate::model::pretrained::efficientnet::crop_box`].
 pub fn seen_square(width: u32, height: u32, backbone: Option<Backbone>, fit: Fit) -> Rect {
     let (w, h) = (width as f32, height as f32);
     let centred =
         |side: f32| Rect::from_center_size(egui::pos2(w / 2.0, h / 2.0), Vec2::splat(side));
     match backbone {
         Some(Backbone::EfficientNetLite0) => {
-            let size = crate::model::pretrained::efficientnet::INPUT_SIZE;
-            if (width, height) == (size, size) {
-                return Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h));
-            }
-            let side = (width.min(height) * size / 256).max(1);
-            let (x0, y0) = (
-                width.saturating_sub(side) / 2,
-                height.saturating_sub(side) / 2,
-            );
-            Rect::from_min_size(egui::pos2(x0 as f32, y0 as f32), Vec2::splat(side as f32))
+            let (x, y, side) = crate::model::pretrained::efficientnet::crop_box(width, height);
+            Rect::from_min_size(egui::pos2(x as f32, y as f32), Vec2::splat(side as f32))
         }
         _ => match fit {
             Fit::CenterCrop => centred(w.min(h)),

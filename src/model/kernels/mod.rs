@@ -117,6 +117,21 @@ pub(super) fn f32_data<'a>(
     Ok(&data[start..end])
 }
 
+/// The contiguous f32 data of a CPU tensor an in-place op changes.
+pub(super) fn f32_data_mut<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a mut [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expected f32 data");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        bail!("{op}: expected a contiguous tensor");
+    };
+    Ok(&mut data[start..end])
+}
+
 /// Forward op: map → columns.
 struct Im2col {
     window: Window,

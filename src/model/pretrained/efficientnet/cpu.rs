@@ -4,7 +4,7 @@
 use candle_core::Result;
 use rayon::prelude::*;
 
-use crate::model::kernels::f32_data;
+use crate::model::kernels::{f32_data, f32_data_mut};
 
 /// Depthwise convolution as plain loops over each channel plane (3 × 3 and 5 × 5, stride 1 or 2),
 /// for the CPU: candle's grouped conv2d runs one convolution per channel and the tap sum copies a
@@ -83,18 +83,12 @@ impl candle_core::InplaceOp1 for BiasAct<'_> {
         storage: &mut candle_core::CpuStorage,
         layout: &candle_core::Layout,
     ) -> Result<()> {
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("bias-act: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("bias-act: output not contiguous")
-        };
+        let data = f32_data_mut(storage, layout, self.name())?;
         let (_, c, h, w) = layout.shape().dims4()?;
         if self.bias.len() != c {
             candle_core::bail!("bias-act: {} biases for {c} channels", self.bias.len());
         }
-        data[start..end]
-            .par_chunks_exact_mut(h * w)
+        data.par_chunks_exact_mut(h * w)
             .enumerate()
             .for_each(|(plane, values)| {
                 let b = self.bias[plane % c];

@@ -63,9 +63,8 @@ pub fn preprocess(img: &image::RgbImage) -> Result<Tensor> {
     let img = if (w, h) == (size, size) {
         img.clone()
     } else {
-        let side = (w.min(h) * size / 256).max(1);
-        let crop =
-            image::imageops::crop_imm(img, (w - side) / 2, (h - side) / 2, side, side).to_image();
+        let (x, y, side) = crop_box(w, h);
+        let crop = image::imageops::crop_imm(img, x, y, side, side).to_image();
         image::imageops::resize(&crop, size, size, image::imageops::FilterType::Triangle)
     };
     let data: Vec<f32> = img
@@ -77,6 +76,16 @@ pub fn preprocess(img: &image::RgbImage) -> Result<Tensor> {
         .permute((2, 0, 1))?
         .unsqueeze(0)?
         .contiguous()
+}
+
+/// The square [`preprocess`] takes from a `w × h` picture: left, top and side in pixels (the
+/// centre 224/256 of the short side; a 224 × 224 picture whole).
+pub fn crop_box(w: u32, h: u32) -> (u32, u32, u32) {
+    if (w, h) == (INPUT_SIZE, INPUT_SIZE) {
+        return (0, 0, INPUT_SIZE);
+    }
+    let side = (w.min(h) * INPUT_SIZE / 256).max(1);
+    (w.saturating_sub(side) / 2, h.saturating_sub(side) / 2, side)
 }
 
 /// A convolution with its batch norm folded in, optionally followed by ReLU6.

@@ -8,7 +8,9 @@ use candle_core::{CpuStorage, CustomOp2, DType, InplaceOp2, InplaceOp3, Layout, 
 use candle_core::{Tensor, bail};
 use rayon::prelude::*;
 
-use crate::model::kernels::{f32_data, lane_sum, layer_norm, normalise_rows_affine, odd_rational};
+use crate::model::kernels::{
+    f32_data, f32_data_mut, lane_sum, layer_norm, normalise_rows_affine, odd_rational,
+};
 
 /// Rows handed to one rayon task by the row-wise kernels.
 const ROWS_PER_TASK: usize = 64;
@@ -320,21 +322,6 @@ impl InplaceOp3 for ResidualNorm {
             });
         Ok(())
     }
-}
-
-/// The contiguous f32 data of a CPU tensor changed in place.
-fn f32_data_mut<'a>(
-    storage: &'a mut CpuStorage,
-    layout: &Layout,
-    op: &str,
-) -> Result<&'a mut [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("{op}: expected f32 data");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        bail!("{op}: expected a contiguous tensor");
-    };
-    Ok(&mut data[start..end])
 }
 
 #[cfg(test)]
