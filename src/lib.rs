@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audio;
+pub mod capture;
 pub mod cli;
 pub mod data;
 pub mod engine;

@@ -50,6 +50,7 @@ fn run_app(
         example: args.example.clone(),
         train: args.train,
         lesson: args.lesson.clone(),
+        project: args.project.clone(),
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -1153,7 +1153,7 @@ fn bad_command_line_arguments_are_refused_with_the_option_and_range() {
             "app --tab nonsense",
             &["app", "--tab", "nonsense"],
             1,
-            &["unknown panel 'nonsense'", "predict, training"],
+            &["unknown panel 'nonsense'", "predict, teach, training"],
         ),
         case(
             "predict with no inputs",

@@ -59,28 +59,64 @@ impl FusionApp {
 
     /// Start a training run with the current settings.
     pub fn start_training(&mut self) {
+        let config = self.settings.train.clone();
+        self.start_training_with(config);
+    }
+
+    /// Make the project in `dir` the dataset (when it is not) and train on it with `config`
+    /// (the Teach panel's settings for a small project); the panel times it.
+    pub fn train_project(&mut self, dir: &std::path::Path, config: crate::engine::TrainConfig) {
         if self.jobs.is_training() {
             return;
+        }
+        let spec = dir.display().to_string();
+        if self.settings.dataset != spec {
+            self.set_dataset(&spec);
+        }
+        if let Some(id) = self.start_training_with(config) {
+            self.teach.training = Some((id, std::time::Instant::now()));
+        }
+    }
+
+    /// Start a training run on the settings' dataset with `config`; its job id, or `None` when
+    /// a run is going on or the settings are wrong (the Training panel says why).
+    fn start_training_with(&mut self, config: crate::engine::TrainConfig) -> Option<JobId> {
+        if self.jobs.is_training() {
+            return None;
         }
         let dataset = match self.settings.dataset.parse::<DatasetSpec>() {
             Ok(d) => d,
             Err(e) => {
                 self.training.error = Some(e.to_string());
-                return;
+                return None;
             }
         };
-        if let Err(e) = self.settings.train.validate() {
+        if let Err(e) = config.validate() {
             self.training.error = Some(e.to_string());
             self.notifications.error("Training", e.to_string());
-            return;
+            return None;
         }
         self.training.error = None;
+        let fusion = config.fusion;
         let id = self.jobs.start(Job::Train {
             dataset,
             load: LoadOptions::default(),
-            config: self.settings.train.clone(),
+            config,
         });
-        self.training.new_run(self.settings.train.fusion, Some(id));
+        self.training.new_run(fusion, Some(id));
+        Some(id)
+    }
+
+    /// Save the current model as `models/<name>` (the name checked first).
+    pub fn save_model(&mut self, name: &str) {
+        match crate::model::checkpoint::check_name(name.trim()) {
+            Ok(()) => {
+                self.settings.save_name = name.trim().to_owned();
+                let dir = self.models_dir.join(name.trim());
+                self.jobs.start(Job::Save { dir });
+            }
+            Err(e) => self.notifications.error("Saving the model", e.to_string()),
+        }
     }
 
     /// Stop the training or comparison that runs.
@@ -182,6 +218,9 @@ impl FusionApp {
                 Request::Open(path) => self.open_path(&path),
                 Request::Example(dir) => self.decode(Source::Example(dir), Purpose::Sample),
                 Request::RandomSample => self.load_random_sample(),
+                Request::PlayFile(path) => self.decode(Source::AudioFile(path), Purpose::Play),
+                Request::TrainProject { dir, config } => self.train_project(&dir, config),
+                Request::SaveModel(name) => self.save_model(&name),
             }
         }
     }

@@ -82,13 +82,17 @@ impl FusionApp {
                 .error(format!("{} failed", kind.context()), message.clone());
         }
         if let Outcome::Cancelled = &outcome
-            && !matches!(kind, JobKind::Predict | JobKind::Decode)
+            && !matches!(kind, JobKind::Predict | JobKind::Decode | JobKind::Project)
         {
             self.status = format!("{} stopped", kind.context());
         }
         self.status_for_end(&outcome);
         match kind {
-            JobKind::Train => self.training.on_end(job, &outcome),
+            JobKind::Train => {
+                self.teach.on_trained(job, &outcome);
+                self.training.on_end(job, &outcome);
+            }
+            JobKind::Project => self.teach.on_end(job, outcome, &mut self.settings),
             JobKind::Compare => {
                 self.training.on_end(job, &outcome);
                 self.analysis.on_end(job, &outcome, &self.model);

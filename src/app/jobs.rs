@@ -53,7 +53,7 @@ impl RunningJob {
 fn is_quiet(kind: JobKind) -> bool {
     matches!(
         kind,
-        JobKind::Predict | JobKind::Decode | JobKind::Neighbours
+        JobKind::Predict | JobKind::Decode | JobKind::Neighbours | JobKind::Project
     )
 }
 

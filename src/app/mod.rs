@@ -18,6 +18,7 @@ mod predict;
 pub mod projections;
 mod settings;
 mod status_bar;
+pub mod teach;
 mod top_bar;
 mod training;
 mod widgets;
@@ -71,6 +72,8 @@ pub struct FusionApp {
     pub lesson: Option<lesson::Lesson>,
     /// Learn panel.
     pub learn: learn::LearnView,
+    /// Teach panel (a project of one's own).
+    pub teach: teach::TeachView,
     /// Show the first-launch hint (what to try next) above the panels.
     pub first_launch_hint: bool,
     /// Where models are listed and saved (`models/`).
@@ -149,6 +152,7 @@ impl FusionApp {
             exports: exports::Exports::default(),
             lesson: None,
             learn: learn::LearnView::default(),
+            teach: teach::TeachView::default(),
             first_launch_hint: false,
             native_dialogs: true,
             models_dir: model_dir(),
@@ -203,6 +207,17 @@ impl FusionApp {
         }
         if let Some(path) = &options.lesson {
             app.open_lesson(path);
+        }
+        if let Some(dir) = &options.project {
+            // Asked for by name: a folder that is not a project gets its error in the panel.
+            app.teach.open(&mut app.jobs, dir);
+            if options.tab.is_none() {
+                app.settings.tab = Tab::Teach;
+            }
+        } else if let Some(dir) = app.settings.project.clone()
+            && crate::data::project::Project::is_project(&dir)
+        {
+            app.teach.open(&mut app.jobs, &dir);
         }
         app.flush();
         app
@@ -271,6 +286,14 @@ impl FusionApp {
         }
         self.analysis.follow(&self.settings.dataset, &self.model);
         self.inputs.poll(ctx);
+        let teach_shown = self.settings.tab == Tab::Teach;
+        self.teach.tick(
+            ctx,
+            &mut self.jobs,
+            &mut self.inputs,
+            self.predict.generation(),
+            teach_shown,
+        );
         self.handle_dropped_files(ctx);
         self.request_prediction();
         self.flush();
@@ -364,6 +387,11 @@ impl eframe::App for FusionApp {
                     .browser
                     .ui(ui, &mut panel::panel_ctx!(self, exploration: None)),
                 Tab::Analysis => self.analysis.ui(ui, &mut panel::panel_ctx!(self)),
+                Tab::Teach => {
+                    let current = self.predict.current.as_ref();
+                    self.teach
+                        .ui(ui, &mut panel::panel_ctx!(self), &mut self.inputs, current);
+                }
                 Tab::Learn => {
                     self.learn
                         .follow(&self.settings.dataset, self.settings.train.fusion);

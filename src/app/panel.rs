@@ -33,6 +33,17 @@ pub enum Request {
     Example(PathBuf),
     /// Load a random test sample of the explored dataset into the inputs.
     RandomSample,
+    /// Play a sound file (decoded in the worker).
+    PlayFile(PathBuf),
+    /// Make the project in `dir` the dataset and train on it with `config`.
+    TrainProject {
+        /// The project's folder.
+        dir: PathBuf,
+        /// Settings for a small project (see `teach::teach_config`).
+        config: crate::engine::TrainConfig,
+    },
+    /// Save the current model as `models/<name>`.
+    SaveModel(String),
 }
 
 /// A panel's view of the app for one frame.

@@ -72,6 +72,11 @@ impl PredictView {
         }
     }
 
+    /// Counts the answers taken and the clears: it changes whenever `current` does.
+    pub fn generation(&self) -> usize {
+        self.generation
+    }
+
     /// Forget the answers (no inputs, or a new model).
     pub fn clear(&mut self) {
         self.current = None;

@@ -23,6 +23,8 @@ pub enum Tab {
     Analysis,
     /// How each fusion method works, with diagrams and set-ups to try.
     Learn,
+    /// A project of one's own: collect examples per class, train, preview live.
+    Teach,
 }
 
 impl std::str::FromStr for Tab {
@@ -33,7 +35,7 @@ impl std::str::FromStr for Tab {
             .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
                 format!(
-                    "unknown panel '{s}'; choose predict, training, projections, dataset, analysis or learn"
+                    "unknown panel '{s}'; choose predict, teach, training, projections, dataset, analysis or learn"
                 )
             })
     }
@@ -41,8 +43,9 @@ impl std::str::FromStr for Tab {
 
 impl Tab {
     /// Every panel, in tab order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Predict,
+        Self::Teach,
         Self::Training,
         Self::Projections,
         Self::Dataset,
@@ -57,6 +60,7 @@ impl Tab {
             Self::Dataset => "Dataset",
             Self::Analysis => "Analysis",
             Self::Learn => "Learn",
+            Self::Teach => "Teach",
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct Settings {
     pub inputs_width: f32,
     /// Where exports (CSV, TSV, JSON, PNG) are written.
     pub export_dir: PathBuf,
+    /// The teach-it-yourself project open last (reopened at start).
+    pub project: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -94,6 +100,7 @@ impl Default for Settings {
             last_dir: None,
             inputs_width: 330.0,
             export_dir: PathBuf::from("exports"),
+            project: None,
         }
     }
 }
@@ -117,6 +124,8 @@ pub struct StartOptions {
     pub train: bool,
     /// A lesson file to open.
     pub lesson: Option<PathBuf>,
+    /// A teach-it-yourself project to open (on the Teach panel).
+    pub project: Option<PathBuf>,
 }
 
 impl StartOptions {

@@ -5,8 +5,12 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, mpsc};
+use std::time::Instant;
 
 use cpal::traits::{DeviceTrait as _, HostTrait as _, StreamTrait as _};
+
+mod series;
+pub use series::{Listener, Series, SeriesConfig, SeriesPhase};
 
 /// Why recording or playback is not possible.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,8 @@ pub fn probe_input() -> Result<String, CaptureError> {
 /// A running recording. Poll it every frame; drop it (or call [`Recorder::finish`]) to stop.
 pub struct Recorder {
     _stream: cpal::Stream,
-    chunks: mpsc::Receiver<Vec<f32>>,
+    chunks: mpsc::Receiver<(Instant, Vec<f32>)>,
+    newest: Option<Instant>,
     samples: Vec<f32>,
     sample_rate: u32,
     device: String,
@@ -110,6 +115,7 @@ impl Recorder {
             sample_rate: supported.sample_rate(),
             device: name,
             last_peak: 0.0,
+            newest: None,
         })
     }
 
@@ -117,7 +123,8 @@ impl Recorder {
     /// previous peak when nothing new came (for a steady level meter).
     pub fn poll(&mut self) -> f32 {
         let mut peak = None::<f32>;
-        for chunk in self.chunks.try_iter() {
+        for (at, chunk) in self.chunks.try_iter() {
+            self.newest = Some(at);
             let p = chunk.iter().fold(0f32, |p, s| p.max(s.abs()));
             peak = Some(peak.map_or(p, |q| q.max(p)));
             self.samples.extend_from_slice(&chunk);
@@ -126,6 +133,24 @@ impl Recorder {
             self.last_peak = p;
         }
         self.last_peak
+    }
+
+    /// Hand over what was captured so far (after [`Recorder::poll`]) and start a fresh buffer;
+    /// [`Recorder::seconds`] then counts from here. Series and live listening take the audio as
+    /// it comes instead of keeping one long recording.
+    pub fn take(&mut self) -> Vec<f32> {
+        std::mem::take(&mut self.samples)
+    }
+
+    /// Samples per second.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// When the audio callback delivered the newest audio taken by [`Recorder::poll`] (the
+    /// start of a sound-to-screen latency).
+    pub fn newest_at(&self) -> Option<Instant> {
+        self.newest
     }
 
     /// Seconds captured so far.
@@ -148,7 +173,7 @@ impl Recorder {
 fn build_input<T>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
-    tx: mpsc::SyncSender<Vec<f32>>,
+    tx: mpsc::SyncSender<(Instant, Vec<f32>)>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: cpal::SizedSample,
@@ -164,7 +189,7 @@ where
                     frame.iter().map(|&s| f32::from_sample_(s)).sum::<f32>() / frame.len() as f32
                 })
                 .collect();
-            tx.try_send(mono).ok(); // UI behind: drop the chunk, never block the audio thread
+            tx.try_send((Instant::now(), mono)).ok(); // UI behind: drop the chunk, never block the audio thread
         },
         |err| log::warn!("audio input error: {err}"),
         None,

@@ -49,7 +49,7 @@ pub struct AppArgs {
     /// Load this model folder (default: the last one, or models/attention).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
-    /// Open on this panel: predict, training, projections, dataset, analysis or learn.
+    /// Open on this panel: predict, teach, training, projections, dataset, analysis or learn.
     #[arg(long)]
     pub tab: Option<String>,
     /// Start with an example from assets/examples (e.g. redundant) as the inputs.
@@ -64,6 +64,10 @@ pub struct AppArgs {
     /// Open a lesson file (e.g. assets/lessons/xor.fusionlab.json).
     #[arg(long)]
     pub lesson: Option<std::path::PathBuf>,
+    /// Open this teach-it-yourself project (a folder made with Teach ▸ New project) on the
+    /// Teach panel.
+    #[arg(long)]
+    pub project: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

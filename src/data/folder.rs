@@ -1,7 +1,9 @@
 //! Folder datasets: (a) a manifest CSV (`label` plus any of `image`, `audio`, `text`; optional
 //! `split`, `id`; paths relative to the CSV), or (b) the Hugging Face imagefolder/audiofolder
 //! convention (`metadata.csv` with `file_name`, plus `label` or class sub-folders, optional
-//! `text`). Every bad row is reported with its line, column and reason; the rest loads.
+//! `text` and `audio`; `file_name` may be empty when the row has a sound or a text, as in a
+//! [`super::project`] folder, whose `fusionlab-project.json` the loader ignores). Every bad row
+//! is reported with its line, column and reason; the rest loads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -305,45 +307,70 @@ fn parse_row(t: &Table<'_>, record: &csv::ByteRecord, line: usize) -> Result<Row
             row.audio = field(cols.audio)?.map(resolve);
         }
         Layout::HuggingFace => {
-            let name = field(cols.file_name)?.ok_or_else(|| {
-                (
+            // A project's rows may have no image: then the sound (audio column) or the text
+            // carries the example.
+            let name = field(cols.file_name)?;
+            let audio = field(cols.audio)?;
+            let has_text = row.text.as_deref().is_some_and(|t| tokenize(t).is_some());
+            if name.is_none() && audio.is_none() && !has_text {
+                return Err((
                     "file_name".to_owned(),
                     ProblemKind::BadRow,
-                    "file_name is empty".to_owned(),
-                )
-            })?;
-            let rel = PathBuf::from(&name);
-            if label.is_none() {
-                // Class sub-folders: the label is the file's parent folder.
-                label = rel
-                    .parent()
-                    .and_then(Path::file_name)
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .filter(|s| Split::parse(s).is_none());
-            }
-            if split_text.is_none() && folder_split.is_none() {
-                row.split = rel
-                    .components()
-                    .next()
-                    .and_then(|c| Split::parse(&c.as_os_str().to_string_lossy()));
-            }
-            let ext = rel
-                .extension()
-                .map(|e| e.to_string_lossy().to_lowercase())
-                .unwrap_or_default();
-            if ext == "wav" {
-                row.audio = Some(resolve(name));
-            } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
-                row.image = Some(resolve(name));
-            } else {
-                return Err((
-                    "file_name".into(),
-                    ProblemKind::BadRow,
-                    format!(
-                        "'{name}' is neither an image ({}) nor a .wav file",
-                        IMAGE_EXTENSIONS.join(", ")
-                    ),
+                    "file_name is empty and the row has no audio and no text; give an image or \
+                     .wav file name"
+                        .to_owned(),
                 ));
+            }
+            // The file that places the row: its folders may name the class and the split.
+            if let Some(place) = name.as_deref().or(audio.as_deref()) {
+                let rel = Path::new(place);
+                if label.is_none() {
+                    // Class sub-folders: the label is the file's parent folder.
+                    label = rel
+                        .parent()
+                        .and_then(Path::file_name)
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .filter(|s| Split::parse(s).is_none());
+                }
+                if split_text.is_none() && folder_split.is_none() {
+                    row.split = rel
+                        .components()
+                        .next()
+                        .and_then(|c| Split::parse(&c.as_os_str().to_string_lossy()));
+                }
+            }
+            if let Some(name) = name {
+                let ext = Path::new(&name)
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_lowercase())
+                    .unwrap_or_default();
+                if ext == "wav" {
+                    if audio.is_some() {
+                        return Err((
+                            "file_name, audio".into(),
+                            ProblemKind::BadRow,
+                            format!(
+                                "two sounds: file_name is a .wav ('{name}') and audio is set; \
+                                 keep one"
+                            ),
+                        ));
+                    }
+                    row.audio = Some(resolve(name));
+                } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+                    row.image = Some(resolve(name));
+                } else {
+                    return Err((
+                        "file_name".into(),
+                        ProblemKind::BadRow,
+                        format!(
+                            "'{name}' is neither an image ({}) nor a .wav file",
+                            IMAGE_EXTENSIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if let Some(audio) = audio {
+                row.audio = Some(resolve(audio));
             }
         }
     }

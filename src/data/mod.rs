@@ -8,6 +8,7 @@ pub mod audio;
 mod error;
 pub mod folder;
 pub mod image;
+pub mod project;
 pub mod spec;
 pub mod synthetic;
 pub mod text;

@@ -37,6 +37,9 @@ pub enum JobError {
     /// A file or sample for the inputs.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// A teach-it-yourself project could not be read or changed.
+    #[error(transparent)]
+    Project(#[from] crate::data::project::ProjectError),
     /// There is no current model.
     #[error("there is no model yet: train one or load one from models/")]
     NoModel,

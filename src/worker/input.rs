@@ -27,6 +27,8 @@ pub(super) enum Msg {
     Decode(JobId, Source),
     /// Predict.
     Predict(JobId, RawInput),
+    /// Change a project.
+    Project(JobId, PathBuf, super::project::ProjectOp),
     /// End the thread.
     Shutdown,
 }
@@ -94,6 +96,7 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
     let mut device = Device::Cpu;
     // Backbones stay loaded between predictions (created on the first that needs one).
     let mut extractor: Option<Extractor> = None;
+    let mut projects = super::project::Projects::default();
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         batch.extend(inbox.try_iter());
@@ -111,6 +114,11 @@ pub(super) fn run(inbox: &mpsc::Receiver<Msg>, events: &EventSender, registry: &
                 Msg::Decode(id, source) => run_job(registry, events, id, JobKind::Decode, |_| {
                     Ok(Outcome::Decoded(Box::new(decode(&source)?)))
                 }),
+                Msg::Project(id, dir, op) => {
+                    run_job(registry, events, id, JobKind::Project, |_| {
+                        projects.run(&dir, op)
+                    });
+                }
                 Msg::Predict(id, input) => {
                     // Superseded by a newer request: the user has moved on.
                     let newest = Some(i) == newest_predict;

@@ -63,6 +63,8 @@ pub enum JobKind {
     Contributions,
     /// Write embeddings for the TensorBoard projector.
     Export,
+    /// Change or open a teach-it-yourself project.
+    Project,
 }
 
 impl JobKind {
@@ -82,6 +84,7 @@ impl JobKind {
             Self::Robustness => "Measuring robustness",
             Self::Contributions => "Explaining the dataset",
             Self::Export => "Exporting embeddings",
+            Self::Project => "Updating the project",
         }
     }
 
@@ -204,6 +207,14 @@ pub enum Job {
         /// `(sample index, shown 2-D coordinates, predicted class name)` per point.
         points: Vec<(usize, [f32; 2], String)>,
     },
+    /// Open, create or change the project in folder `dir` (runs on the input thread, in the
+    /// order sent, so a change never waits for training).
+    Project {
+        /// The project's folder.
+        dir: PathBuf,
+        /// What to do.
+        op: super::project::ProjectOp,
+    },
 }
 
 impl Job {
@@ -223,6 +234,7 @@ impl Job {
             Self::Robustness { .. } => JobKind::Robustness,
             Self::Contributions { .. } => JobKind::Contributions,
             Self::ExportEmbeddings { .. } => JobKind::Export,
+            Self::Project { .. } => JobKind::Project,
         }
     }
 }

@@ -8,6 +8,7 @@ mod explore;
 pub use explore::TSNE_MAX_POINTS;
 mod input;
 pub mod job;
+pub mod project;
 pub mod protocol;
 mod run;
 
@@ -185,6 +186,9 @@ impl WorkerHandle {
                     }
                     Job::Decode { source } => {
                         self.inputs.send(input::Msg::Decode(id, source)).ok();
+                    }
+                    Job::Project { dir, op } => {
+                        self.inputs.send(input::Msg::Project(id, dir, op)).ok();
                     }
                     job => {
                         self.commands.send(Inbox::Job(id, job)).ok();

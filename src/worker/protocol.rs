@@ -201,6 +201,8 @@ pub enum Outcome {
         /// Where.
         path: PathBuf,
     },
+    /// A project after a change (or opened).
+    Project(Box<super::project::ProjectSnapshot>),
     /// The user stopped the job (or a newer prediction replaced it); not an error.
     Cancelled,
     /// The job failed; every error is reported once, here. The worker keeps running.

@@ -160,7 +160,7 @@ fn dispatch(state: &mut State, job: Job, ctx: &JobCtx<'_>) -> Result<Outcome, Jo
             Ok(Outcome::Loaded { dir, card })
         }
         // The handle routes these to the input thread and never sends them here.
-        Job::Predict { .. } | Job::Decode { .. } => Err(JobError::Internal(
+        Job::Predict { .. } | Job::Decode { .. } | Job::Project { .. } => Err(JobError::Internal(
             "an input job reached the training thread",
         )),
     }
@@ -175,13 +175,13 @@ pub(super) fn dataset<'s>(
     backbones: &Backbones,
     ctx: &JobCtx<'_>,
 ) -> Result<&'s Dataset, JobError> {
-    let key = spec.to_string();
+    let key = cache_key(spec);
     let cached = matches!(&state.dataset, Some((k, o, _)) if *k == key && o == load);
     if !cached {
         state.dataset = None;
         let observer = Observer {
             ctx,
-            what: key.clone(),
+            what: spec.to_string(),
         };
         let dataset = load_dataset(spec, load, &Throttled::new(&observer))?;
         ctx.update(Update::DatasetReady(Box::new(dataset.summary())));
@@ -213,6 +213,33 @@ pub(super) fn dataset<'s>(
         .as_ref()
         .map(|(_, _, d)| d)
         .ok_or(JobError::Internal("the dataset vanished"))
+}
+
+/// What the cached dataset must match: the spec and, for a folder or CSV file, when and how big
+/// its table was written — a project changed in the app rewrites `metadata.csv`, and training on
+/// it must see the new examples.
+fn cache_key(spec: &DatasetSpec) -> String {
+    let DatasetSpec::Path(path) = spec else {
+        return spec.to_string();
+    };
+    let tables = [
+        path.to_owned(),
+        path.join("metadata.csv"),
+        path.join("manifest.csv"),
+    ];
+    let stamps: Vec<String> = tables
+        .iter()
+        .filter_map(|t| std::fs::metadata(t).ok().filter(|m| m.is_file()))
+        .map(|m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{modified}:{}", m.len())
+        })
+        .collect();
+    format!("{spec}@{}", stamps.join(","))
 }
 
 /// Forwards load progress at most ten times a second.

@@ -219,3 +219,65 @@ fn avdigits_loads_completely() {
         assert_eq!(split.total.present(Modality::Text), 0);
     }
 }
+
+#[test]
+fn huggingface_rows_may_carry_a_sound_or_only_a_text() {
+    let dir = temp_dir();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("files")).expect("mkdir");
+    write_png(&root.join("files/a.png"), 8, 8, [200, 0, 0]);
+    write_tone(&root.join("files/a.wav"), 16_000, 0.2, 300.0);
+    write_tone(&root.join("files/b.wav"), 16_000, 0.2, 600.0);
+    std::fs::write(root.join("fusionlab-project.json"), "not even json").expect("write");
+    let mut csv = String::from("file_name,label,text,audio,id\n"); // line 1
+    csv.push_str("files/a.png,cat,\"a cat, purring\",files/a.wav,e1\n"); // image + sound + text
+    csv.push_str(",cat,,files/b.wav,e2\n"); // sound only
+    csv.push_str(",dog,\"a dog\nbarking\",,e3\n"); // text only (lines 4-5)
+    csv.push_str("files/a.wav,dog,,files/b.wav,e4\n"); // line 6: two sounds
+    csv.push_str(",dog,   ,,e5\n"); // line 7: nothing
+    csv.push_str(",dog,,files/none.wav,e6\n"); // line 8: missing sound
+    std::fs::write(root.join("metadata.csv"), csv).expect("write");
+    let d = load(root, false).expect("load");
+    let got: Vec<(&str, [bool; 3])> = d
+        .samples
+        .iter()
+        .map(|s| (s.id.as_str(), s.presence().0))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("e1", [true, true, true]),
+            ("e2", [false, false, true]),
+            ("e3", [false, true, false])
+        ]
+    );
+    assert_eq!(d.classes, ["cat", "dog"]);
+    let problems: Vec<(usize, Option<&str>, ProblemKind)> = d
+        .problems
+        .iter()
+        .map(|p| (p.line, p.column.as_deref(), p.kind.clone()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (6, Some("file_name, audio"), ProblemKind::BadRow),
+            (7, Some("file_name"), ProblemKind::BadRow),
+            (8, Some("audio"), ProblemKind::MissingFile),
+        ]
+    );
+    assert!(
+        d.problems[0].message.contains("two sounds"),
+        "{}",
+        d.problems[0]
+    );
+    assert!(
+        d.problems[0].message.contains("keep one"),
+        "{}",
+        d.problems[0]
+    );
+    assert!(
+        d.problems[1].message.contains("file_name is empty"),
+        "{}",
+        d.problems[1]
+    );
+}

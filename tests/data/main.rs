@@ -4,6 +4,7 @@ mod audio;
 mod common;
 mod folder;
 mod image;
+mod project;
 #[path = "../support/skip.rs"]
 mod skip;
 mod synthetic;

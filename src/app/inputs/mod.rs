@@ -218,15 +218,28 @@ pub fn examples() -> Vec<PathBuf> {
 }
 
 impl FusionApp {
-    /// Files dropped on the window become inputs.
+    /// Files dropped on the window become inputs — or, dropped on a class card of the Teach
+    /// panel, examples of that class.
     pub(crate) fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
+        let (dropped, pos): (Vec<PathBuf>, Option<egui::Pos2>) = ctx.input(|i| {
+            let files = i
+                .raw
                 .dropped_files
                 .iter()
                 .filter_map(|f| Some(f.path().to_owned()).filter(|p| !p.as_os_str().is_empty()))
-                .collect()
+                .collect();
+            (files, i.pointer.latest_pos())
         });
+        if dropped.is_empty() {
+            return;
+        }
+        let card = (self.settings.tab == super::Tab::Teach)
+            .then(|| pos.and_then(|p| self.teach.card_at(p)))
+            .flatten();
+        if let Some(class) = card {
+            self.teach.add_files(&mut self.jobs, &class, dropped);
+            return;
+        }
         for path in dropped {
             self.open_path(&path);
         }

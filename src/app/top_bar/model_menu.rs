@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use crate::app::FusionApp;
 use crate::app::lesson::{Lesson, LessonError};
-use crate::model::checkpoint::{self, check_name};
-use crate::worker::Job;
+use crate::model::checkpoint;
 
 /// The saved models and shipped lessons the menus offer, read at most every two seconds (the
 /// menus are drawn every frame while open; the folders rarely change).
@@ -95,14 +94,9 @@ impl FusionApp {
                     .on_disabled_hover_text("train or load a model first (and wait for training to end)")
                     .clicked()
                 {
-                    match check_name(self.settings.save_name.trim()) {
-                        Ok(()) => {
-                            let dir = self.models_dir.join(self.settings.save_name.trim());
-                            self.jobs.start(Job::Save { dir });
-                            ui.close();
-                        }
-                        Err(e) => self.notifications.error("Saving the model", e.to_string()),
-                    }
+                    let name = self.settings.save_name.clone();
+                    self.save_model(&name);
+                    ui.close();
                 }
             });
             ui.small("Saved as models/<name>/ (config.json + model.safetensors), written to a temporary folder first and then renamed, so a crash never leaves half a model.");
