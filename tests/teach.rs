@@ -152,6 +152,36 @@ fn record_series(h: &mut H, tool: &Path, class: &str) {
     );
 }
 
+/// Hold Space with `class` selected while espeak-ng talks: one clip becomes an example.
+fn hold_space(h: &mut H, tool: &Path, class: &str) {
+    h.get_by_label(class).click();
+    h.run_steps(2);
+    let before = count(&project(h), class);
+    h.key_down(egui::Key::Space);
+    h.run_steps(2);
+    assert!(
+        h.state().teach.live.is_active(),
+        "holding Space did not start recording"
+    );
+    let mut speaker = Command::new("bash")
+        .arg(tool)
+        .args(["say", "green"])
+        .spawn()
+        .expect("run virtual-mic.sh say");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1200) {
+        h.key_down(egui::Key::Space);
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    speaker.wait().ok();
+    h.key_up(egui::Key::Space);
+    h.run_steps(2);
+    wait_project(h, "the held clip", |p| count(p, class) == before + 1);
+    let clip = project(h).examples_of(class).last().unwrap().clone();
+    assert!(clip.audio.is_some() && clip.image.is_none());
+}
+
 #[test]
 fn a_project_made_in_the_app_collects_examples_trains_and_reopens() {
     const TEST: &str = "teach::a_project_made_in_the_app_collects_examples_trains_and_reopens";
@@ -261,13 +291,35 @@ fn a_project_made_in_the_app_collects_examples_trains_and_reopens() {
         );
     }
 
-    // A series from the virtual microphone.
+    // Frames from a camera: here a frame source of our own (these machines have no camera).
+    let frames = (0..2)
+        .map(|k| {
+            let (width, height, rgb) = picture(COLOURS[2].1, 5000 + k);
+            fusionlab::capture::Frame { width, height, rgb }
+        })
+        .collect();
+    h.state_mut().teach.camera = Some(Box::new(fusionlab::capture::StillFrames::new(
+        "test camera",
+        frames,
+    )));
+    h.run_steps(2);
+    for k in 0..2 {
+        let before = count(&project(&h), "blue");
+        h.query_all_by_label("Camera").nth(2).unwrap().click();
+        wait_project(&mut h, "a camera frame", |p| count(p, "blue") == before + 1);
+        assert!(k < 2);
+    }
+
+    // A series from the virtual microphone, and a clip while Space is held.
     let mic = mic_tool().filter(|_| fusionlab::audio::probe_input().is_ok());
     match &mic {
-        Some(tool) => record_series(&mut h, tool, "blue"),
+        Some(tool) => {
+            record_series(&mut h, tool, "blue");
+            hold_space(&mut h, tool, "green");
+        }
         None => skip::skip(
             TEST,
-            "no usable microphone (`make test` starts a virtual one): the series path did not run",
+            "no usable microphone (`make test` starts a virtual one): the series and hold-Space paths did not run",
         ),
     }
 
@@ -283,6 +335,15 @@ fn a_project_made_in_the_app_collects_examples_trains_and_reopens() {
         h.state().teach.train_note.clone().unwrap_or_default()
     );
     assert_eq!(h.state().settings.dataset, dir.display().to_string());
+    assert_eq!(h.state().settings.project.as_deref(), Some(dir.as_path()));
+
+    // The model can be saved from the panel.
+    let models = tmp.path().join("models");
+    h.state_mut().models_dir = models.clone();
+    h.run_steps(2);
+    h.get_by_label("Save model as models/colours").click();
+    wait_for(&mut h, "the saved model", 60, |a| a.model.dir.is_some());
+    assert!(models.join("colours/config.json").is_file());
 
     // A held-out picture of each colour is predicted as its class.
     h.state_mut().settings.tab = Tab::Teach;
@@ -333,7 +394,7 @@ fn a_project_made_in_the_app_collects_examples_trains_and_reopens() {
         );
         h.get_by_label("Stop listening").click();
         h.run_steps(2);
-        assert!(!h.state().teach.live.is_active());
+        assert_eq!(h.state().teach.live.mode(), None);
     }
 
     // Rename, move, delete.
@@ -348,17 +409,12 @@ fn a_project_made_in_the_app_collects_examples_trains_and_reopens() {
         p.classes.iter().any(|c| c.name == "reddish")
     });
     let moved = project(&h).examples_of("green").next().unwrap().id.clone();
-    {
-        let app = h.state_mut();
-        app.teach.send(
-            &mut app.jobs,
-            &dir,
-            ProjectOp::MoveExample {
-                id: moved.clone(),
-                to: "blue".into(),
-            },
-        );
-    }
+    // Right-click the example (scrolled into view): Move to 'blue'.
+    h.get_by_label(&moved).scroll_to_me();
+    h.run_steps(3);
+    h.get_by_label(&moved).click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Move to 'blue'").click();
     wait_project(&mut h, "the moved example", |p| {
         p.examples
             .iter()
@@ -447,5 +503,29 @@ fn without_microphone_or_camera_the_buttons_say_why() {
     assert!(
         err.contains("not-a-project") && err.contains("fusionlab-project.json"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_project_named_at_start_opens_on_the_teach_panel_as_the_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("named");
+    let mut p = Project::create(&dir, "named").unwrap();
+    p.add_class("cup").unwrap();
+    p.add_class("keys").unwrap();
+    let mut h = harness::harness_with(fusionlab::app::StartOptions {
+        project: Some(dir.clone()),
+        fresh: true,
+        ..fusionlab::app::StartOptions::default()
+    });
+    wait_project(&mut h, "the named project", |p| p.classes.len() == 2);
+    assert_eq!(h.state().settings.tab, Tab::Teach);
+    assert_eq!(h.state().settings.dataset, dir.display().to_string());
+    // Two empty classes: what stands in the way is said, and Train is off.
+    h.get_by_label_contains("'cup' has no examples yet");
+    assert!(
+        h.get_by_label("Train attention fusion")
+            .accesskit_node()
+            .is_disabled()
     );
 }

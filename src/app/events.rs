@@ -89,7 +89,7 @@ impl FusionApp {
         self.status_for_end(&outcome);
         match kind {
             JobKind::Train => {
-                self.teach.on_trained(job, &outcome);
+                self.teach.on_trained(job, &outcome, self.model.generation);
                 self.training.on_end(job, &outcome);
             }
             JobKind::Project => self.teach.on_end(job, outcome, &mut self.settings),

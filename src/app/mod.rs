@@ -106,7 +106,9 @@ impl FusionApp {
         };
         let first_launch = saved.is_none() && options.is_first_launch();
         let mut settings = saved.unwrap_or_default();
-        if let Some(d) = options.dataset {
+        // A project opened by name is the dataset too, unless another one is named.
+        let project_dataset = options.project.as_ref().map(|p| p.display().to_string());
+        if let Some(d) = options.dataset.or(project_dataset) {
             settings.dataset = d;
         }
         if let Some(m) = options.model {

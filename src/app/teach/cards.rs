@@ -344,39 +344,44 @@ impl TeachView {
             }
             self.textures.get(rel).cloned()
         });
+        // A known size lets the wrapping row move a whole tile to the next line.
         let tile = ui
-            .group(|ui| {
-                ui.vertical(|ui| {
-                    ui.set_width(64.0);
-                    if let Some(tex) = &tex {
-                        widgets::texture(ui, tex, egui::vec2(56.0, 56.0));
-                    }
-                    if let Some(text) = &example.text {
-                        ui.add(egui::Label::new(RichText::new(text).small()).truncate());
-                    }
-                    if let Some(rel) = &example.audio
-                        && ui.small_button("Play").on_hover_text("play it").clicked()
-                    {
-                        ctx.request(Request::PlayFile(project.file(rel)));
-                    }
-                });
+            .allocate_ui(egui::vec2(80.0, 112.0), |ui| {
+                ui.group(|ui| {
+                    ui.vertical(|ui| {
+                        ui.set_width(64.0);
+                        if let Some(tex) = &tex {
+                            widgets::texture(ui, tex, egui::vec2(56.0, 56.0));
+                        }
+                        if let Some(text) = &example.text {
+                            ui.add(egui::Label::new(RichText::new(text).small()).truncate());
+                        }
+                        if let Some(rel) = &example.audio
+                            && ui.small_button("Play").on_hover_text("play it").clicked()
+                        {
+                            ctx.request(Request::PlayFile(project.file(rel)));
+                        }
+                    });
+                })
             })
+            .inner
             .response;
+        let id = example.id.clone();
         let tile = tile
             .interact(egui::Sense::click())
-            .on_hover_text(format!("{} — right-click to move or remove", example.id));
+            .on_hover_text(format!("{id} — right-click to move or remove"));
+        // Screen readers (and tests) find the tile by its id.
+        tile.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &id));
         tile.context_menu(|ui| {
-            ui.menu_button("Move to", |ui| {
-                for other in project.classes.iter().filter(|c| c.name != example.label) {
-                    if ui.button(&other.name).clicked() {
-                        actions.push(CardAction::Op(ProjectOp::MoveExample {
-                            id: example.id.clone(),
-                            to: other.name.clone(),
-                        }));
-                        ui.close();
-                    }
+            for other in project.classes.iter().filter(|c| c.name != example.label) {
+                if ui.button(format!("Move to '{}'", other.name)).clicked() {
+                    actions.push(CardAction::Op(ProjectOp::MoveExample {
+                        id: example.id.clone(),
+                        to: other.name.clone(),
+                    }));
+                    ui.close();
                 }
-            });
+            }
             if ui.button("Remove").clicked() {
                 actions.push(CardAction::Op(ProjectOp::RemoveExample(example.id.clone())));
                 ui.close();

@@ -92,6 +92,15 @@ impl Live {
         self.capture.is_some()
     }
 
+    /// What the microphone is used for: `series`, `hold` or `listen`.
+    pub fn mode(&self) -> Option<&'static str> {
+        self.capture.as_ref().map(|c| match c {
+            Capture::Series { .. } => "series",
+            Capture::Hold { .. } => "hold",
+            Capture::Listen { .. } => "listen",
+        })
+    }
+
     /// Is Listen on?
     pub fn is_listening(&self) -> bool {
         matches!(self.capture, Some(Capture::Listen { .. }))
@@ -224,7 +233,7 @@ impl TeachView {
         inputs: &Inputs,
         shown: bool,
     ) {
-        let typing = ctx.memory(|m| m.focused().is_some());
+        let typing = ctx.text_edit_focused();
         let down = shown && !typing && ctx.input(|i| i.key_down(egui::Key::Space));
         let holding = matches!(self.live.capture, Some(Capture::Hold { .. }));
         if down && self.live.capture.is_none() {

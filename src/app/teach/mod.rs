@@ -68,6 +68,9 @@ pub struct TeachView {
     pub last_train_seconds: Option<f32>,
     /// The note on how the last run trained (pretrained or from scratch, and why).
     pub train_note: Option<String>,
+    /// The project the current model was trained on here, with the model's generation then
+    /// (another model loaded since has another generation).
+    pub trained: Option<(PathBuf, u64)>,
     textures: HashMap<PathBuf, TextureHandle>,
 }
 
@@ -93,6 +96,7 @@ impl Default for TeachView {
             training: None,
             last_train_seconds: None,
             train_note: None,
+            trained: None,
             textures: HashMap::new(),
         }
     }
@@ -166,7 +170,8 @@ impl TeachView {
     }
 
     /// The end of a training run: the time from pressing Train to a usable model.
-    pub fn on_trained(&mut self, job: JobId, outcome: &Outcome) {
+    /// `generation`: the current model's, which this run set.
+    pub fn on_trained(&mut self, job: JobId, outcome: &Outcome, generation: u64) {
         let Some((id, started)) = self.training else {
             return;
         };
@@ -177,6 +182,7 @@ impl TeachView {
         if matches!(outcome, Outcome::Trained(_)) {
             let seconds = started.elapsed().as_secs_f32();
             self.last_train_seconds = Some(seconds);
+            self.trained = self.dir.clone().map(|d| (d, generation));
             log::info!("teach: Train pressed → usable model in {seconds:.2} s");
         }
     }
@@ -304,20 +310,30 @@ impl TeachView {
             return;
         }
         ui.separator();
-        ui.columns(2, |cols| {
-            egui::ScrollArea::vertical()
-                .id_salt("teach_cards")
-                .show(&mut cols[0], |ui| self.cards_ui(ui, ctx, inputs));
-            egui::ScrollArea::vertical()
-                .id_salt("teach_side")
-                .show(&mut cols[1], |ui| {
-                    self.train_ui(ui, ctx);
-                    ui.separator();
-                    self.live_ui(ui, ctx, inputs);
-                    ui.separator();
-                    train::preview_ui(ui, ctx, prediction, self.project());
-                });
-        });
+        // The side (train, microphone, preview) in a panel of its own, the cards in the rest.
+        egui::Panel::right("teach_side")
+            .resizable(true)
+            .default_size(340.0)
+            .min_size(260.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("teach_side")
+                    .show(ui, |ui| {
+                        self.train_ui(ui, ctx);
+                        ui.separator();
+                        self.live_ui(ui, ctx, inputs);
+                        ui.separator();
+                        train::preview_ui(ui, ctx, prediction, self.project());
+                    });
+            });
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("teach_cards")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.cards_ui(ui, ctx, inputs));
+            });
     }
 }
 

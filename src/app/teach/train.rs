@@ -60,11 +60,10 @@ impl TeachView {
                 ui.small(format!("last: usable model {s:.1} s after Train"));
             }
         });
-        let trained_here = ctx.model.card.as_ref().is_some_and(|c| {
-            self.dir
-                .as_ref()
-                .is_some_and(|d| c.dataset == d.display().to_string())
-        });
+        let trained_here = self
+            .trained
+            .as_ref()
+            .is_some_and(|(d, g)| *d == dir && *g == ctx.model.generation);
         if trained_here && !running {
             let name = project_model_name(&name);
             if ui
