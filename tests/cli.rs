@@ -378,3 +378,49 @@ fn robustness_measures_saved_models_as_json_and_as_a_table() {
         text(&out.stderr)
     );
 }
+
+/// A Teach project (made with the library, as the app makes it) is an ordinary dataset folder
+/// for the CLI: `data info` reads it and `train` trains on it.
+#[test]
+fn a_teach_project_loads_with_data_info_and_trains_from_the_cli() {
+    use fusionlab::data::project::{NewExample, NewImage, NewSound, Project};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("mine");
+    let mut project = Project::create(&dir, "mine").expect("create");
+    for (c, class) in ["cup", "keys"].iter().enumerate() {
+        project.add_class(class).expect("class");
+        for k in 0..4u8 {
+            let shade = if c == 0 { 40 } else { 210 } + k;
+            let example = NewExample {
+                image: Some(NewImage {
+                    width: 16,
+                    height: 16,
+                    rgb: vec![shade; 16 * 16 * 3],
+                }),
+                text: Some(format!("this is the {class} number {k}")),
+                audio: (k % 2 == 0).then(|| NewSound {
+                    sample_rate: 16_000,
+                    samples: vec![0.1 * f32::from(k + 1); 8_000],
+                }),
+            };
+            project.add_example(class, example).expect("example");
+        }
+    }
+    let path = dir.display().to_string();
+    let out = fusionlab(&["data", "info", &path, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["samples"], 8);
+    assert_eq!(v["classes"], serde_json::json!(["cup", "keys"]));
+    assert_eq!(v["problems"].as_array().map(Vec::len), Some(0), "{v}");
+    let out = fusionlab(&[
+        "train",
+        "--dataset",
+        &path,
+        "--epochs",
+        "2",
+        "--embed-dim",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
