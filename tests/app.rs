@@ -614,3 +614,21 @@ fn monkey_ten_thousand_random_events_never_panic_and_the_worker_still_answers() 
         println!("monkey seed {seed}: {EVENTS} events, no panic, the worker answered");
     }
 }
+
+#[test]
+fn the_model_menu_exports_the_current_model_as_onnx() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(DATASET);
+    ready(&mut h);
+    h.state_mut().settings.export_dir = tmp.path().to_owned();
+    h.get_by_label("Model: attention (attention)").click();
+    h.run_steps(3);
+    h.get_by_label("Export ONNX…").click();
+    wait_for(&mut h, "the ONNX file", 60, |a| a.exports.last.is_some());
+    let path = h.state().exports.last.clone().expect("written");
+    assert!(path.starts_with(tmp.path()), "{}", path.display());
+    assert_eq!(path.extension().and_then(|e| e.to_str()), Some("onnx"));
+    let bytes = std::fs::read(&path).expect("readable");
+    // The demo model's weights alone are ~360 KB; the graph carries them all.
+    assert!(bytes.len() > 300_000, "only {} bytes", bytes.len());
+}

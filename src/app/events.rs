@@ -120,6 +120,11 @@ impl FusionApp {
                     self.exported("embeddings", Ok(path));
                 }
             }
+            JobKind::ExportOnnx => {
+                if let Outcome::Exported { path } = outcome {
+                    self.exported("ONNX model", Ok(path));
+                }
+            }
             JobKind::Evaluate => {}
         }
         // The views catch up with a new model when the job that made it ends (a comparison

@@ -3,12 +3,14 @@
 //! `pretrained` lists and installs the frozen backbones.
 
 mod model;
+mod onnx;
 mod options;
 mod pretrained;
 mod render;
 mod robustness;
 
 pub use model::{CompareArgs, EvalArgs, PredictArgs, TrainArgs, run_model_command};
+pub use onnx::{ExportArgs, render_export, run_export};
 pub use pretrained::{InstallArgs, PretrainedCommand, render_list, run_pretrained};
 pub use render::{epoch_line, render_evaluation, render_prediction};
 pub use robustness::{RobustnessArgs, render_robustness};
@@ -85,6 +87,9 @@ pub enum Command {
     /// Accuracy of saved models when one modality at a time is corrupted (noise, occlusion,
     /// blur, dropped words or segments, typos, missing modality) at levels 0 to 1.
     Robustness(RobustnessArgs),
+    /// Write a trained model as a standard ONNX file (opset 17): encoders, fusion, presence
+    /// mask in; probabilities, modality weights and attention maps out.
+    Export(ExportArgs),
     /// The frozen pretrained backbones: list them, or install them into the per-user store.
     Pretrained {
         /// What to do with the backbones.

@@ -102,7 +102,10 @@ pub fn run_model_command(command: &CliCommand, dataset: Option<&str>) -> anyhow:
         CliCommand::Robustness(args) => {
             super::robustness::robustness_command(&worker, args, dataset)
         }
-        CliCommand::App(_) | CliCommand::Data { .. } | CliCommand::Pretrained { .. } => {
+        CliCommand::App(_)
+        | CliCommand::Data { .. }
+        | CliCommand::Pretrained { .. }
+        | CliCommand::Export(_) => {
             bail!("not a model command")
         }
     }

@@ -9,6 +9,7 @@ mod encoders;
 mod fusion;
 pub mod kernels;
 pub mod layers;
+pub mod onnx_export;
 mod params;
 pub mod pretrained;
 

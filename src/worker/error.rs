@@ -37,6 +37,9 @@ pub enum JobError {
     /// A file or sample for the inputs.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The model could not be exported as ONNX.
+    #[error(transparent)]
+    OnnxExport(#[from] crate::model::onnx_export::OnnxExportError),
     /// A teach-it-yourself project could not be read or changed.
     #[error(transparent)]
     Project(#[from] crate::data::project::ProjectError),

@@ -65,6 +65,8 @@ pub enum JobKind {
     Export,
     /// Change or open a teach-it-yourself project.
     Project,
+    /// Write the current model as ONNX.
+    ExportOnnx,
 }
 
 impl JobKind {
@@ -85,6 +87,7 @@ impl JobKind {
             Self::Contributions => "Explaining the dataset",
             Self::Export => "Exporting embeddings",
             Self::Project => "Updating the project",
+            Self::ExportOnnx => "Exporting the model as ONNX",
         }
     }
 
@@ -207,6 +210,11 @@ pub enum Job {
         /// `(sample index, shown 2-D coordinates, predicted class name)` per point.
         points: Vec<(usize, [f32; 2], String)>,
     },
+    /// Write the current model as a standard ONNX file (opset 17), atomically.
+    ExportOnnx {
+        /// The target file.
+        path: PathBuf,
+    },
     /// Open, create or change the project in folder `dir` (runs on the input thread, in the
     /// order sent, so a change never waits for training).
     Project {
@@ -235,6 +243,7 @@ impl Job {
             Self::Contributions { .. } => JobKind::Contributions,
             Self::ExportEmbeddings { .. } => JobKind::Export,
             Self::Project { .. } => JobKind::Project,
+            Self::ExportOnnx { .. } => JobKind::ExportOnnx,
         }
     }
 }

@@ -153,6 +153,11 @@ fn dispatch(state: &mut State, job: Job, ctx: &JobCtx<'_>) -> Result<Outcome, Jo
             explore::export(state, space, &dir, &points).map(|()| Outcome::Exported { path: dir })
         }
         Job::Save { dir } => save(state, &dir).map(|()| Outcome::Saved(dir)),
+        Job::ExportOnnx { path } => {
+            let model = state.model.as_ref().ok_or(JobError::NoModel)?;
+            crate::model::onnx_export::export(model, &path)?;
+            Ok(Outcome::Exported { path })
+        }
         Job::Load { dir } => {
             let loaded = checkpoint::load(&dir, &state.device)?;
             let card = Box::new(loaded.card.clone());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::app::FusionApp;
 use crate::app::lesson::{Lesson, LessonError};
 use crate::model::checkpoint;
+use crate::worker::Job;
 
 /// The saved models and shipped lessons the menus offer, read at most every two seconds (the
 /// menus are drawn every frame while open; the folders rarely change).
@@ -100,6 +101,29 @@ impl FusionApp {
                 }
             });
             ui.small("Saved as models/<name>/ (config.json + model.safetensors), written to a temporary folder first and then renamed, so a crash never leaves half a model.");
+            let pretrained = self.model.card.as_ref().is_some_and(|c| !c.model.backbones.is_scratch());
+            let why = if self.model.card.is_none() {
+                "train or load a model first"
+            } else if pretrained {
+                "models on pretrained backbones are not exported yet: the backbones are separate networks with their own front ends; retrain with scratch encoders to export"
+            } else {
+                "a standard ONNX file (opset 17) of the encoders and fusion: preprocessed features and the presence mask in; probabilities, modality weights and attention maps out (docs/checkpoint.md)"
+            };
+            if ui
+                .add_enabled(self.model.card.is_some() && !pretrained, egui::Button::new("Export ONNX…"))
+                .on_hover_text(why)
+                .on_disabled_hover_text(why)
+                .clicked()
+            {
+                let file = format!("{}.onnx", self.model.name().unwrap_or_else(|| "model".into()));
+                match self.export_path(file.trim_end_matches(".onnx"), "onnx") {
+                    Ok(path) => {
+                        self.jobs.start(Job::ExportOnnx { path });
+                    }
+                    Err(e) => self.notifications.error("Exporting the model as ONNX", e.to_string()),
+                }
+                ui.close();
+            }
             ui.separator();
             ui.strong("Exports");
             ui.horizontal(|ui| {
