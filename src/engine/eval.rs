@@ -125,10 +125,16 @@ pub fn evaluate(
                 rows(&out.attention[2])?,
             ];
             for (i, s) in chunk.iter().enumerate() {
-                let words = s
-                    .text
-                    .as_ref()
-                    .map_or(0, |t| t.words.len().min(batcher.config.max_tokens));
+                // One weight per token read: words, or for a text on its backbone its word
+                // pieces ([CLS] and [SEP] included), which the input thread merges onto words.
+                let words = s.backbone.get(1).map_or_else(
+                    || {
+                        s.text
+                            .as_ref()
+                            .map_or(0, |t| t.words.len().min(batcher.config.max_tokens))
+                    },
+                    |tokens| tokens.rows(),
+                );
                 results.push(SampleResult {
                     id: s.id.clone(),
                     label: s.label,

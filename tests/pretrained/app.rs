@@ -74,6 +74,13 @@ fn pretrained_encoders_picked_in_training_train_and_the_predict_panel_explains_t
         p.words
     );
     assert_eq!(p.attention[1].len(), p.words.len());
+    // Every word piece's weight reaches its word (the last words used to get none).
+    assert!(
+        p.attention[1].iter().all(|&w| w > 0.0),
+        "{:?} {:?}",
+        p.words,
+        p.attention[1]
+    );
     assert_eq!(p.frame_ms, 80.0);
     // Window 0 is centred 109 ms before the clip starts (0.5 s of silence is put before it).
     assert_eq!(p.frame_span_ms(0), (-149.0, -69.0));
