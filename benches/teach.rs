@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use fusionlab::app::teach::{teach_backbones, teach_config};
 use fusionlab::data::project::{NewExample, NewImage, NewSound, Project};
 use fusionlab::data::synthetic::{Preset, SyntheticConfig, render_sample};
 use fusionlab::data::{DatasetSpec, FeatureConfig, LoadOptions};
 use fusionlab::engine::{AudioInput, ImageInput, RawInput, TrainConfig};
+use fusionlab::worker::project::{teach_backbones, teach_config};
 use fusionlab::worker::{Event, Job, JobId, Outcome, WorkerHandle};
 
 /// The same allocator as the `fusionlab` binary (src/main.rs), so the numbers are the app's.

@@ -19,6 +19,9 @@ pub enum Fit {
     Pad,
 }
 
+/// The image file extensions fusionlab decodes (lower case, without the dot).
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
+
 /// Image preprocessing settings.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization as _;
 use unicode_segmentation::UnicodeSegmentation as _;
 
+/// Largest text file read as a sentence (the inputs panel and projects): 64 KiB.
+pub const MAX_TEXT_BYTES: u64 = 64 * 1024;
+
 /// Id of the padding token.
 pub const PAD: u32 = 0;
 /// Id of the unknown-word token.

@@ -14,6 +14,7 @@ use super::{EventSender, run_job};
 use crate::data::audio::read_wav;
 use crate::data::image::{ImageConfig, decode_image_file};
 use crate::data::synthetic::render_sample;
+use crate::data::text::MAX_TEXT_BYTES;
 use crate::data::{AudioError, ImageError};
 use crate::engine::extract::{ExtractOptions, Extractor, merge_word_pieces};
 use crate::engine::{self, EngineError, RawInput};
@@ -208,9 +209,6 @@ fn decode_audio(path: &Path) -> Result<DecodedAudio, InputError> {
         samples: wave.samples,
     })
 }
-
-/// Largest text file accepted as an input.
-const MAX_TEXT_BYTES: u64 = 64 * 1024;
 
 fn read_text(path: &Path) -> Result<String, InputError> {
     let read = |source| InputError::Read {

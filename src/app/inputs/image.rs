@@ -7,7 +7,7 @@ use super::super::widgets;
 use super::{Inputs, Pick};
 
 /// Image files the "Open image…" dialog offers.
-const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
+use crate::data::image::IMAGE_EXTENSIONS;
 
 impl Inputs {
     /// The image as a texture (made on first use).

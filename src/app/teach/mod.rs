@@ -17,7 +17,6 @@ use std::time::Instant;
 use egui::TextureHandle;
 
 pub use live::{ListenStats, Live};
-pub use train::{teach_backbones, teach_config};
 
 use super::Inputs;
 use super::panel::PanelCtx;

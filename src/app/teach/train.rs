@@ -10,8 +10,8 @@ use super::super::panel::{PanelCtx, Request};
 use super::super::widgets::{self, MODALITY_COLOURS, value_bar};
 use super::{TeachView, project_model_name};
 use crate::data::project::{Advice, Project};
-use crate::engine::{Prediction, TrainConfig};
-use crate::model::{Backbone, Backbones};
+use crate::engine::Prediction;
+use crate::worker::project::teach_config;
 
 impl TeachView {
     /// Train button, what stands in the way, and how it will train.
@@ -20,7 +20,11 @@ impl TeachView {
             return;
         };
         let advice = project.advice();
-        let (backbones, note) = teach_backbones(project);
+        let (backbones, note) = self
+            .snapshot
+            .as_ref()
+            .map(|s| (s.encoders, s.encoder_note.clone()))
+            .unwrap_or_default();
         let (dir, name) = (project.dir.clone(), project.name.clone());
         ui.strong("Train");
         for a in &advice {
@@ -74,76 +78,6 @@ impl TeachView {
                 ctx.request(Request::SaveModel(name));
             }
         }
-    }
-}
-
-/// The pretrained backbones for the modalities the project has, where installed, and a note
-/// on what that means (from scratch, with why, where not).
-pub fn teach_backbones(project: &Project) -> (Backbones, String) {
-    let store = crate::model::pretrained::store::Store::from_env();
-    let has: [bool; 3] = std::array::from_fn(|m| {
-        project
-            .classes
-            .iter()
-            .any(|c| project.counts(&c.name)[m] > 0)
-    });
-    let wanted = [
-        Backbone::EfficientNetLite0,
-        Backbone::MiniLm,
-        Backbone::SpeechEmbedding,
-    ];
-    let mut chosen = Backbones::default();
-    let mut pretrained = Vec::new();
-    let mut missing = Vec::new();
-    for m in 0..3 {
-        if !has[m] {
-            continue;
-        }
-        let backbone = wanted[m];
-        if store.installed(backbone).is_ok() {
-            match m {
-                0 => chosen.image = Some(backbone),
-                1 => chosen.text = Some(backbone),
-                _ => chosen.audio = Some(backbone),
-            }
-            pretrained.push(backbone.name());
-        } else {
-            missing.push(backbone.name());
-        }
-    }
-    let install = "run `fusionlab pretrained install`: from a handful of examples pretrained \
-                   encoders learn far better";
-    let note = match (pretrained.is_empty(), missing.is_empty()) {
-        (true, true) => "Encoders trained from scratch".to_owned(),
-        (true, false) => format!(
-            "Encoders trained from scratch: {} not installed ({install})",
-            missing.join(", ")
-        ),
-        (false, true) => format!("Pretrained encoders: {}", pretrained.join(", ")),
-        (false, false) => format!(
-            "Pretrained encoders: {}; from scratch for the rest: {} not installed ({install})",
-            pretrained.join(", "),
-            missing.join(", ")
-        ),
-    };
-    (chosen, note)
-}
-
-/// Training settings for a small project: the method and seed of the top bar, more epochs
-/// (a few dozen examples make short epochs), small batches, no early stop, and modality dropout
-/// so each modality is learned on its own too (without it, on a demo project of photos,
-/// sentences and spoken words the model leant on the pictures alone and its sounds alone were
-/// at chance, so Listen could not tell the classes apart).
-pub fn teach_config(base: &TrainConfig, backbones: Backbones) -> TrainConfig {
-    let scratch = backbones.is_scratch();
-    TrainConfig {
-        epochs: if scratch { 60 } else { 40 },
-        batch_size: 8,
-        patience: 0,
-        warmup: 0.1,
-        modality_dropout: 0.3,
-        backbones,
-        ..base.clone()
     }
 }
 

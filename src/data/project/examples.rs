@@ -14,9 +14,9 @@ use crate::data::image::{ImageConfig, decode_image_bytes};
 use crate::data::text::tokenize;
 
 /// Image files [`Project::add_files`] takes.
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
+pub use crate::data::image::IMAGE_EXTENSIONS;
 /// Largest `.txt` file [`Project::add_files`] takes.
-pub const MAX_TEXT_BYTES: u64 = 64 << 10;
+pub use crate::data::text::MAX_TEXT_BYTES;
 /// Largest `.wav` file [`Project::add_files`] takes.
 const MAX_WAV_BYTES: u64 = 512 << 20;
 /// Sample rates a sound may have (as the WAV reader accepts).
