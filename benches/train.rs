@@ -1,9 +1,10 @@
 //! Training-step and prediction benchmarks of the default model (`TrainConfig::default()`:
 //! attention fusion, GRU text encoder, embed_dim 64, batch 32) on `synthetic:redundant`.
 //!
-//! * `train/step_32`: one optimiser step exactly as in `engine::train` (forward, cross-entropy,
-//!   loss read-back, backward, gradient norm + clipping, AdamW step, argmax read-back) on a
-//!   prepared batch of 32; batching itself is not timed. `train/forward_loss_32` times the
+//! * `train/step_32`: one optimiser step exactly as in `engine::train` (`engine::step`: the
+//!   batch cut into one part per thread, each part's forward, cross-entropy and backward on its
+//!   own core, gradients added, norm + clipping, AdamW step, undo copy and finiteness check) on
+//!   a prepared batch of 32; batching itself is not timed. `train/forward_loss_32` times the
 //!   forward half alone (forward + cross-entropy + read-back, no backward).
 //! * `predict/engine_predict_1`: `engine::predict` on one test sample (batching, forward with
 //!   explanations, the three single-modality passes that evaluation does, read-back).
@@ -17,14 +18,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use candle_core::{D, Device, Var};
-use candle_nn::{AdamW, Optimizer as _, ParamsAdamW};
+use candle_core::{D, Device};
 #[path = "common/timings.rs"]
 mod timings;
 use timings::{Timings, output_dir, threads, unwrap_or_die};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use fusionlab::data::{Dataset, DatasetSpec, LoadOptions, Quiet, Sample, Split, load_dataset};
+use fusionlab::engine::step::{Stepper, shard};
 use fusionlab::engine::{Batcher, TrainConfig, predict};
 use fusionlab::model::checkpoint::{FORMAT, LoadedModel, ModelCard, VERSION};
 use fusionlab::model::{Batch, FusionModel, ModelConfig, ParamStore};
@@ -60,38 +61,23 @@ fn setup() -> Result<Setup> {
     })
 }
 
-/// One training step, as in `engine::train` (minus the schedule and the NaN bookkeeping).
+/// One training step exactly as `engine::train` takes it (its [`Stepper`]): the parts' forward
+/// and backward passes on the pool's threads, gradient norm + clipping, the AdamW step, the
+/// weights kept for undo and checked finite.
 fn train_step(
     model: &FusionModel,
-    vars: &[Var],
-    opt: &mut AdamW,
-    batch: &Batch,
+    stepper: &mut Stepper,
+    parts: &[Batch],
+    lr: f64,
     clip_norm: f64,
 ) -> Result<f32> {
-    let labels = batch.labels.as_ref().context("batch without labels")?;
-    let out = model.forward(batch, false)?;
-    let loss = candle_nn::loss::cross_entropy(&out.logits, labels)?;
-    let loss_value = loss.to_scalar::<f32>()?;
-    let mut grads = loss.backward()?;
-    let mut norm_sq = 0f64;
-    for var in vars {
-        if let Some(g) = grads.get(var) {
-            norm_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-        }
+    let grads = stepper.gradients(model, parts)?;
+    let loss = grads.loss;
+    std::hint::black_box(&grads.predicted);
+    if let Some(what) = stepper.apply(grads, lr, clip_norm)? {
+        anyhow::bail!("training step failed: {what}");
     }
-    let norm = norm_sq.sqrt();
-    if clip_norm > 0.0 && norm > clip_norm {
-        let scale = clip_norm / norm;
-        for var in vars {
-            if let Some(g) = grads.remove(var) {
-                grads.insert(var, (g * scale)?);
-            }
-        }
-    }
-    opt.step(&grads)?;
-    let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
-    std::hint::black_box(predicted);
-    Ok(loss_value)
+    Ok(loss)
 }
 
 const TRAIN_SAMPLES: usize = 10;
@@ -118,13 +104,19 @@ fn bench_all(c: &mut Criterion, s: &Setup) -> Result<Results> {
     };
     let bs = s.cfg.batch_size;
     // A few fixed batches of the training split (all modalities present in this dataset).
-    let batches: Vec<Batch> = train_idx
+    let chunks: Vec<Vec<&Sample>> = train_idx
         .chunks_exact(bs)
         .take(8)
-        .map(|chunk| {
-            let samples: Vec<&Sample> = chunk.iter().map(|&i| &s.dataset.samples[i]).collect();
-            batcher.batch(&samples, None)
-        })
+        .map(|chunk| chunk.iter().map(|&i| &s.dataset.samples[i]).collect())
+        .collect();
+    let batches: Vec<Batch> = chunks
+        .iter()
+        .map(|samples| batcher.batch(samples, None))
+        .collect::<Result<_, _>>()?;
+    // The same batches cut into one part per thread, as training does.
+    let sharded: Vec<Vec<Batch>> = chunks
+        .iter()
+        .map(|samples| shard(&batcher, samples, None))
         .collect::<Result<_, _>>()?;
     anyhow::ensure!(!batches.is_empty(), "fewer than {bs} training samples");
     let batch_text_len = batches
@@ -172,13 +164,7 @@ fn bench_all(c: &mut Criterion, s: &Setup) -> Result<Results> {
         threads(),
         s2 = s.model_cfg.image_size,
     );
-    let vars = store.vars();
-    let params = ParamsAdamW {
-        lr: s.cfg.learning_rate,
-        weight_decay: s.cfg.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(vars.clone(), params)?;
+    let mut stepper = Stepper::new(&store, s.cfg.learning_rate, s.cfg.weight_decay)?;
     let mut train_t = Timings::default();
     let mut forward_train_t = Timings::default();
     let mut error: Option<anyhow::Error> = None;
@@ -194,10 +180,11 @@ fn bench_all(c: &mut Criterion, s: &Setup) -> Result<Results> {
         group.bench_function(format!("step_{bs}"), |b| {
             b.iter_custom(|iters| {
                 train_t.record(iters, || {
-                    let batch = &batches[next % batches.len()];
+                    let parts = &sharded[next % sharded.len()];
                     next += 1;
                     let t = Instant::now();
-                    if let Err(e) = train_step(&model, &vars, &mut opt, batch, s.cfg.clip_norm) {
+                    let (lr, clip) = (s.cfg.learning_rate, s.cfg.clip_norm);
+                    if let Err(e) = train_step(&model, &mut stepper, parts, lr, clip) {
                         error.get_or_insert(e);
                     }
                     t.elapsed()

@@ -18,6 +18,7 @@ pub use eval::{
     prepare_input,
 };
 pub use metrics::{ClassMetrics, Metrics};
+pub use train::step;
 pub use train::{
     EpochReport, Progress, StopReason, TrainObserver, TrainOutcome, split_indices, train,
 };

@@ -114,20 +114,31 @@ pub fn label(device: &Device) -> String {
     }
 }
 
-/// Fixes candle's CPU thread count for the whole process by setting `RAYON_NUM_THREADS` (to the
-/// count candle would pick) when it is unset. Without it candle works the count out again on
-/// every matrix product by parsing `/proc/cpuinfo`: a quarter of a one-sentence MiniLM pass.
+/// Fixes candle's CPU threading for the whole process, for each variable that is unset:
+/// * `RAYON_NUM_THREADS` to the count candle would pick. Without it candle works the count out
+///   again on every matrix product by parsing `/proc/cpuinfo`: a quarter of a one-sentence MiniLM
+///   pass.
+/// * `CANDLE_NUM_THREADS` to 1, which leaves candle's own pool for large element-wise ops without
+///   workers. Its workers spin between ops and fought the rayon threads that run the parts of a
+///   training step (`engine::step`): a step took twice as long on two cores as with this set.
+///
 /// Call it first thing in `main`; it does nothing once a second thread exists, or where the
 /// thread count cannot be read (the environment must not change while another thread reads it).
 #[allow(unsafe_code)] // setting an environment variable, unsafe since edition 2024
 pub fn pin_thread_count() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some() || process_threads() != Some(1) {
+    if process_threads() != Some(1) {
         return;
     }
-    let threads = candle_core::utils::get_num_threads();
-    // SAFETY: this process has one thread (checked above), so nothing reads the environment
-    // while it changes.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = candle_core::utils::get_num_threads();
+        // SAFETY: this process has one thread (checked above), so nothing reads the environment
+        // while it changes.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: as above, one thread.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
 }
 
 /// Threads in this process (Linux `/proc/self/status`).
@@ -146,7 +157,7 @@ mod tests {
     use super::*;
 
     /// The environment is only changed while the process has a single thread: a test binary has
-    /// several, so the variable stays as it was.
+    /// several, so the variables stay as they were.
     #[test]
     fn pin_thread_count_leaves_a_threaded_process_alone() {
         let other =
@@ -156,9 +167,10 @@ mod tests {
             "{:?}",
             process_threads()
         );
-        let before = std::env::var_os("RAYON_NUM_THREADS");
+        let before = ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"].map(std::env::var_os);
         pin_thread_count();
-        assert_eq!(std::env::var_os("RAYON_NUM_THREADS"), before);
+        let after = ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"].map(std::env::var_os);
+        assert_eq!(after, before);
         other.join().ok();
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use candle_core::{D, Module as _, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
-use super::kernels::dense;
+use super::kernels::dense_relu;
 use super::layers::{
     AttentionPool, Conv3x3, GruDirection, TransformerLayer, max_pool, patchify_chw,
 };
@@ -59,9 +59,9 @@ impl ImageEncoder {
 
     /// `image`: `B × 3 × S × S`, `present`: `B` (0/1).
     pub fn forward(&self, image: &Tensor, present: &Tensor) -> Result<Encoded> {
-        let x = dense(&self.patch, &patchify_chw(image, 2)?)?.relu()?;
-        let x = max_pool(&self.conv2.forward(&x)?.relu()?, 2, 2)?;
-        let x = self.conv3.forward(&x)?.relu()?;
+        let x = dense_relu(&self.patch, &patchify_chw(image, 2)?)?;
+        let x = max_pool(&self.conv2.forward_relu(&x)?, 2, 2)?;
+        let x = self.conv3.forward_relu(&x)?;
         let (b, h, w, d) = x.dims4()?;
         let tokens = x.reshape((b, h * w, d))?;
         let mask = present.unsqueeze(1)?.repeat((1, h * w))?;
@@ -105,12 +105,12 @@ impl AudioEncoder {
         let centred = x.broadcast_sub(&mean)?;
         let std = (centred.sqr()?.mean_keepdim(1)?.mean_keepdim(2)? + 1e-4)?.sqrt()?;
         let x = centred.broadcast_div(&std)?.unsqueeze(1)?; // B × 1 × mels × frames
-        let x = dense(&self.patch, &patchify_chw(&x, 4)?)?.relu()?; // B × mels/4 × frames/4 × c1
-        let x = max_pool(&self.conv2.forward(&x)?.relu()?, 2, 1)?;
-        let x = self.conv3.forward(&x)?.relu()?; // B × mels/8 × T × c3
+        let x = dense_relu(&self.patch, &patchify_chw(&x, 4)?)?; // B × mels/4 × frames/4 × c1
+        let x = max_pool(&self.conv2.forward_relu(&x)?, 2, 1)?;
+        let x = self.conv3.forward_relu(&x)?; // B × mels/8 × T × c3
         let (_, m, t, c) = x.dims4()?;
         let frames = x.permute((0, 2, 1, 3))?.reshape((b, t, m * c))?;
-        let tokens = dense(&self.frame, &frames)?.relu()?;
+        let tokens = dense_relu(&self.frame, &frames)?;
         debug_assert_eq!(m * 8, mels);
         let mask = present.unsqueeze(1)?.repeat((1, t))?;
         pooled(&self.pool, tokens, mask)
@@ -197,7 +197,7 @@ impl ProjectedEncoder {
 
     /// `tokens`: `B × N × C`, `mask`: `B × N` (0/1, already zero when absent).
     pub fn forward(&self, tokens: &Tensor, mask: &Tensor) -> Result<Encoded> {
-        let tokens = dense(&self.project, tokens)?.relu()?;
+        let tokens = dense_relu(&self.project, tokens)?;
         pooled(&self.pool, tokens, mask.clone())
     }
 

@@ -39,6 +39,11 @@ impl Conv3x3 {
         })
     }
 
+    /// `B × H × W × C` → `B × H × W × out`, then ReLU, as one node.
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        super::kernels::conv_relu(x, &self.proj, super::kernels::Window::SAME_3X3)
+    }
+
     /// `B × H × W × C` → `B × H × W × out`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, w, _) = x.dims4()?;
@@ -48,11 +53,8 @@ impl Conv3x3 {
     }
 }
 
-/// 2 × 2 max pooling on a channel-last map (`fy`, `fx` are the factors along H and W).
-pub fn max_pool(x: &Tensor, fy: usize, fx: usize) -> Result<Tensor> {
-    let (b, h, w, c) = x.dims4()?;
-    x.reshape((b, h / fy, fy, w / fx, fx, c))?.max(4)?.max(2)
-}
+/// Max pooling on a channel-last map (`fy`, `fx` are the factors along H and W).
+pub use super::kernels::max_pool;
 
 /// Additive attention pooling: `α = softmax(vᵀ tanh(W x))` over the unmasked positions,
 /// output `Σ α_t x_t`. The weights α are the "where it looked" map.

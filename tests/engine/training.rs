@@ -58,6 +58,48 @@ fn training_is_deterministic_for_a_seed() {
     assert_ne!(a.0, run(6).0, "the seed has no effect");
 }
 
+/// On a pool of two threads each batch is cut into two parts that run side by side
+/// (`engine::step`): runs stay deterministic, and learn what a one-part run learns (the parts'
+/// gradients add up to the whole batch's, up to rounding).
+#[test]
+fn training_split_over_two_threads_is_deterministic_and_matches_one_thread() {
+    let data = synthetic("synthetic:complementary?samples=96");
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            assert_eq!(fusionlab::engine::step::parts_for(16), threads);
+            let mut cfg = tiny(FusionKind::Attention, 3);
+            cfg.modality_dropout = 0.3;
+            let rec = Recorder::default();
+            let out = train(&data, &cfg, &Device::Cpu, &rec).expect("train");
+            let losses: Vec<f32> = rec.epochs.borrow().iter().map(|e| e.train_loss).collect();
+            (losses, out.val.expect("val").samples[0].probs.clone())
+        })
+    };
+    let two = run(2);
+    assert_eq!(two, run(2), "two threads, different results");
+    let one = run(1);
+    for (a, b) in two.0.iter().zip(&one.0) {
+        assert!(
+            (a - b).abs() < 1e-3 * b.abs().max(1.0),
+            "losses {:?} vs {:?}",
+            two.0,
+            one.0
+        );
+    }
+    for (a, b) in two.1.iter().zip(&one.1) {
+        assert!(
+            (a - b).abs() < 1e-3,
+            "probabilities {:?} vs {:?}",
+            two.1,
+            one.1
+        );
+    }
+}
+
 #[test]
 fn per_epoch_metrics_include_modality_only_accuracy_and_weights() {
     let data = synthetic("synthetic:redundant?samples=120");

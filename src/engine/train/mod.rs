@@ -4,6 +4,7 @@
 use candle_core::Device;
 
 mod run;
+pub mod step;
 
 use run::{Context, Run};
 

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use candle_core::{D, Tensor};
-use candle_nn::Optimizer as _;
-use candle_nn::{AdamW, ParamsAdamW};
+use candle_core::Tensor;
 use rand::SeedableRng as _;
 use rand::seq::SliceRandom as _;
 
+use super::step::{Stepper, shard};
 use super::{EpochReport, Progress, StopReason, TrainObserver, lr_at};
 use crate::data::{Dataset, Sample};
 use crate::engine::eval::{Evaluation, evaluate};
@@ -19,33 +18,8 @@ use crate::model::{FusionModel, ParamStore};
 
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Put back weights saved by [`Tensor::copy`] (nothing to do without a copy).
-fn restore(vars: &[candle_core::Var], saved: Option<&[Tensor]>) -> candle_core::Result<()> {
-    for (var, old) in vars.iter().zip(saved.unwrap_or_default()) {
-        var.set(old)?;
-    }
-    Ok(())
-}
-
 /// A training loss this many times that of uniform guessing stops the run as diverged.
 const DIVERGED: f32 = 50.0;
-
-/// Whether every parameter is finite: `0 · x` is 0 for a finite x and NaN otherwise, so one sum
-/// per tensor tells.
-fn weights_finite(vars: &[candle_core::Var]) -> candle_core::Result<bool> {
-    for var in vars {
-        let t = var.as_tensor();
-        if !t
-            .affine(0.0, 0.0)?
-            .sum_all()?
-            .to_scalar::<f32>()?
-            .is_finite()
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
 
 /// The best epoch so far.
 pub(super) struct Best {
@@ -84,14 +58,11 @@ pub(super) struct Context<'a> {
 /// dropout draw from it in a fixed order, which keeps runs deterministic for a seed).
 pub(super) struct Run<'a> {
     ctx: Context<'a>,
-    vars: Vec<candle_core::Var>,
-    opt: AdamW,
+    stepper: Stepper,
     rng: rand_chacha::ChaCha8Rng,
     /// Steps per epoch.
     steps: usize,
     total_steps: usize,
-    /// The weights from before the last update, to go back to when a step turns out bad.
-    last_good: Option<Vec<Tensor>>,
     pub(super) started: Instant,
     last_progress: Instant,
     /// Training samples processed so far.
@@ -102,22 +73,14 @@ impl<'a> Run<'a> {
     /// Set up AdamW and the random stream for a run over `train_len` training samples.
     pub(super) fn new(ctx: Context<'a>, train_len: usize) -> Result<Self, EngineError> {
         let cfg = ctx.cfg;
-        let params = ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        };
-        let vars = ctx.store.vars();
-        let opt = AdamW::new(vars.clone(), params)?;
+        let stepper = Stepper::new(ctx.store, cfg.learning_rate, cfg.weight_decay)?;
         let steps = train_len.div_ceil(cfg.batch_size);
         Ok(Self {
             ctx,
-            vars,
-            opt,
+            stepper,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1)),
             steps,
             total_steps: steps * cfg.epochs,
-            last_good: None,
             started: Instant::now(),
             last_progress: Instant::now(),
             seen: 0,
@@ -295,14 +258,9 @@ impl<'a> Run<'a> {
         } = self.ctx;
         let samples: Vec<&Sample> = chunk.iter().map(|&i| &dataset.samples[i]).collect();
         let keep = dropout_presence(&samples, cfg.modality_dropout, &mut self.rng);
-        let batch = batcher.batch(&samples, Some(&keep))?;
-        let labels = batch
-            .labels
-            .clone()
-            .ok_or_else(|| EngineError::Data("batch without labels".into()))?;
-        let out = model.forward(&batch, false)?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
-        let loss_value = loss.to_scalar::<f32>()?;
+        let batches = shard(batcher, &samples, Some(&keep))?;
+        let grads = self.stepper.gradients(model, &batches)?;
+        let loss_value = grads.loss;
         let non_finite = |what: String| {
             ControlFlow::Break(StopReason::NonFinite {
                 epoch,
@@ -311,7 +269,7 @@ impl<'a> Run<'a> {
             })
         };
         if !loss_value.is_finite() {
-            restore(&self.vars, self.last_good.as_deref())?;
+            self.stepper.undo_last()?;
             return Ok(non_finite(format!("training loss is {loss_value}")));
         }
         // Adam keeps steps finite even at absurd learning rates, so the logits blow up
@@ -319,65 +277,21 @@ impl<'a> Run<'a> {
         let guessing = (dataset.classes.len().max(2) as f32).ln();
         if loss_value > DIVERGED * guessing {
             // The update before this step did the damage: go back to before it.
-            restore(&self.vars, self.last_good.as_deref())?;
+            self.stepper.undo_last()?;
             return Ok(non_finite(format!(
                 "training loss is {loss_value:.1}, over {DIVERGED:.0}× that of guessing ({guessing:.2}): the run diverged"
             )));
         }
-        if let Some(what) = self.update(&loss, (epoch - 1) * self.steps + step)? {
+        let predicted = grads.predicted.clone();
+        let lr = lr_at(cfg, (epoch - 1) * self.steps + step, self.total_steps);
+        if let Some(what) = self.stepper.apply(grads, lr, cfg.clip_norm)? {
             return Ok(non_finite(what));
         }
-        let predicted = out.logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
         let correct = predicted
             .iter()
             .zip(chunk)
             .filter(|(p, i)| **p as usize == dataset.samples[**i].label)
             .count();
         Ok(ControlFlow::Continue((loss_value, correct)))
-    }
-
-    /// Back-propagate `loss`, clip the gradients and take optimiser step number `global_step`.
-    /// Returns what was not finite when the gradients or the updated weights are not (the
-    /// weights are then those from before the update).
-    fn update(&mut self, loss: &Tensor, global_step: usize) -> Result<Option<String>, EngineError> {
-        let cfg = self.ctx.cfg;
-        let mut grads = loss.backward()?;
-        let mut norm_sq = 0f64;
-        for var in &self.vars {
-            if let Some(g) = grads.get(var) {
-                norm_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-            }
-        }
-        let norm = norm_sq.sqrt();
-        if !norm.is_finite() {
-            return Ok(Some(format!("gradient norm is {norm}")));
-        }
-        if cfg.clip_norm > 0.0 && norm > cfg.clip_norm {
-            let scale = cfg.clip_norm / norm;
-            for var in &self.vars {
-                if let Some(g) = grads.remove(var) {
-                    grads.insert(var, (g * scale)?);
-                }
-            }
-        }
-        self.opt
-            .set_learning_rate(lr_at(cfg, global_step, self.total_steps));
-        // Keep the weights from before this update, to go back to if it turns out bad (the
-        // weights overflow now, or the next step's loss is NaN or far off).
-        let backup: Vec<Tensor> = self
-            .vars
-            .iter()
-            .map(|v| v.as_tensor().copy())
-            .collect::<candle_core::Result<_>>()?;
-        self.opt.step(&grads)?;
-        if !weights_finite(&self.vars)? {
-            restore(&self.vars, Some(&backup))?;
-            return Ok(Some(format!(
-                "the weights overflowed after the update (learning rate {})",
-                cfg.learning_rate
-            )));
-        }
-        self.last_good = Some(backup);
-        Ok(None)
     }
 }

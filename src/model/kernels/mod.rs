@@ -17,8 +17,11 @@
 //!
 //! Other devices, and dtypes other than f32, use the composed forms.
 
+mod conv;
 mod norm;
 mod tanh;
+
+pub use conv::{conv_relu, dense_relu, max_pool};
 
 pub(crate) use norm::{lane_sum, normalise_rows_affine};
 pub use norm::{layer_norm, normalise_rows};
@@ -42,6 +45,12 @@ pub struct Window {
 }
 
 impl Window {
+    /// 1 × 1 without padding: a dense layer applied at every position.
+    pub const POINT: Self = Self {
+        kernel: (1, 1),
+        pad: (0, 0),
+    };
+
     /// 3 × 3 with one pixel of padding: the output map has the input's size.
     pub const SAME_3X3: Self = Self {
         kernel: (3, 3),
@@ -132,6 +141,86 @@ pub(super) fn f32_data_mut<'a>(
     Ok(&mut data[start..end])
 }
 
+/// The columns of a contiguous `b × h × w × c` map: `b × (h'·w') × (taps·c)` values.
+pub(super) fn im2col_f32(
+    src: &[f32],
+    (b, h, w, c): (usize, usize, usize, usize),
+    window: Window,
+) -> Result<Vec<f32>> {
+    let Some((oh, ow)) = window.output(h, w) else {
+        bail!(
+            "im2col: a {:?} window does not fit a {h}×{w} map",
+            window.kernel
+        );
+    };
+    let row = window.taps() * c;
+    let mut out = vec![0f32; b * oh * ow * row];
+    if out.is_empty() || src.len() != b * h * w * c {
+        return Ok(out);
+    }
+    out.par_chunks_mut(oh * ow * row)
+        .zip(src.par_chunks(h * w * c))
+        .for_each(|(dst, map)| {
+            for (pos, cols) in dst.chunks_exact_mut(row).enumerate() {
+                let (y, x) = (pos / ow, pos % ow);
+                for (tap, col) in cols.chunks_exact_mut(c).enumerate() {
+                    if let Some(s) = window.source(y, x, tap, h, w) {
+                        col.copy_from_slice(&map[s * c..(s + 1) * c]);
+                    }
+                }
+            }
+        });
+    Ok(out)
+}
+
+/// im2col's adjoint: columns of a `b × h × w × c` map added back onto the pixels they came from.
+fn col2im_f32(src: &[f32], dims: (usize, usize, usize, usize), window: Window) -> Result<Vec<f32>> {
+    let mut out = vec![0f32; dims.0 * dims.1 * dims.2 * dims.3];
+    col2im_into(src, dims, window, &mut out)?;
+    Ok(out)
+}
+
+/// [`col2im_f32`] into `out` (`b × h × w × c`, overwritten).
+pub(super) fn col2im_into(
+    src: &[f32],
+    (b, h, w, c): (usize, usize, usize, usize),
+    window: Window,
+    out: &mut [f32],
+) -> Result<()> {
+    let Some((oh, ow)) = window.output(h, w) else {
+        bail!(
+            "col2im: a {:?} window does not fit a {h}×{w} map",
+            window.kernel
+        );
+    };
+    let row = window.taps() * c;
+    if src.len() != b * oh * ow * row || out.len() != b * h * w * c {
+        bail!(
+            "col2im: {} values do not match a {h}×{w}×{c} map",
+            src.len()
+        );
+    }
+    out.fill(0.0);
+    if out.is_empty() {
+        return Ok(());
+    }
+    out.par_chunks_mut(h * w * c)
+        .zip(src.par_chunks(oh * ow * row))
+        .for_each(|(map, cols)| {
+            for (pos, taps) in cols.chunks_exact(row).enumerate() {
+                let (y, x) = (pos / ow, pos % ow);
+                for (tap, col) in taps.chunks_exact(c).enumerate() {
+                    if let Some(s) = window.source(y, x, tap, h, w) {
+                        for (acc, v) in map[s * c..(s + 1) * c].iter_mut().zip(col) {
+                            *acc += v;
+                        }
+                    }
+                }
+            }
+        });
+    Ok(())
+}
+
 /// Forward op: map → columns.
 struct Im2col {
     window: Window,
@@ -151,23 +240,8 @@ impl CustomOp1 for Im2col {
             );
         };
         let src = f32_data(storage, layout, self.name())?;
+        let out = im2col_f32(src, (b, h, w, c), self.window)?;
         let row = self.window.taps() * c;
-        let mut out = vec![0f32; b * oh * ow * row];
-        if out.is_empty() {
-            return Ok((CpuStorage::F32(out), Shape::from((b, oh * ow, row))));
-        }
-        out.par_chunks_mut(oh * ow * row)
-            .zip(src.par_chunks(h * w * c))
-            .for_each(|(dst, map)| {
-                for (pos, cols) in dst.chunks_exact_mut(row).enumerate() {
-                    let (y, x) = (pos / ow, pos % ow);
-                    for (tap, col) in cols.chunks_exact_mut(c).enumerate() {
-                        if let Some(s) = self.window.source(y, x, tap, h, w) {
-                            col.copy_from_slice(&map[s * c..(s + 1) * c]);
-                        }
-                    }
-                }
-            });
         Ok((CpuStorage::F32(out), Shape::from((b, oh * ow, row))))
     }
 
@@ -184,11 +258,11 @@ impl CustomOp1 for Im2col {
 }
 
 /// Backward op: columns → map, adding every tap's value back onto the pixel it came from.
-struct Col2im {
-    window: Window,
-    h: usize,
-    w: usize,
-    c: usize,
+pub(super) struct Col2im {
+    pub(super) window: Window,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c: usize,
 }
 
 impl CustomOp1 for Col2im {
@@ -209,24 +283,7 @@ impl CustomOp1 for Col2im {
             bail!("col2im: {b}×{positions}×{row} columns do not match a {h}×{w}×{c} map");
         }
         let src = f32_data(storage, layout, self.name())?;
-        let mut out = vec![0f32; b * h * w * c];
-        if out.is_empty() {
-            return Ok((CpuStorage::F32(out), Shape::from((b, h, w, c))));
-        }
-        out.par_chunks_mut(h * w * c)
-            .zip(src.par_chunks(oh * ow * row))
-            .for_each(|(map, cols)| {
-                for (pos, taps) in cols.chunks_exact(row).enumerate() {
-                    let (y, x) = (pos / ow, pos % ow);
-                    for (tap, col) in taps.chunks_exact(c).enumerate() {
-                        if let Some(s) = self.window.source(y, x, tap, h, w) {
-                            for (acc, v) in map[s * c..(s + 1) * c].iter_mut().zip(col) {
-                                *acc += v;
-                            }
-                        }
-                    }
-                }
-            });
+        let out = col2im_f32(src, (b, h, w, c), self.window)?;
         Ok((CpuStorage::F32(out), Shape::from((b, h, w, c))))
     }
 
