@@ -6,7 +6,9 @@ DATASET ?= synthetic:redundant
 # Seeds of the UI monkey test (10 000 random events each).
 MONKEY_SEEDS ?= 1,2,3
 # Headless: tests that need a display run under a virtual X server when one is available.
-XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
+# Expanded when the recipe runs (`=`, not `:=`), after deps-test has installed xvfb-run on a fresh
+# machine; read at parse time it was missing there and the display tests skipped.
+XVFB = $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x800x24'")
 
 .PHONY: help run test bench build build-cuda fuzz deps-run deps-test pretrained
 

@@ -10,6 +10,8 @@
 //!   explanations, the three single-modality passes that evaluation does, read-back).
 //! * `predict/forward_1`: `FusionModel::forward(batch of 1, explain)` plus reading the logits.
 //!
+//! `FUSIONLAB_BENCH_FUSION=<method>` times another fusion method instead of attention.
+//!
 //! Besides criterion's report, the medians are written as JSON to `target/bench/rust.json`
 //! (`samples_per_second`, `predict_ms`, …, plus the shapes and parameter counts) for
 //! `benches/reference/compare.py`, which sets them beside a PyTorch version of the same model.
@@ -47,7 +49,13 @@ struct Setup {
 fn setup() -> Result<Setup> {
     let spec: DatasetSpec = DATASET.parse()?;
     let dataset = load_dataset(&spec, &LoadOptions::default(), &Quiet)?;
-    let cfg = TrainConfig::default();
+    let mut cfg = TrainConfig::default();
+    // FUSIONLAB_BENCH_FUSION=<method> times another fusion method (the JSON names it).
+    if let Ok(method) = std::env::var("FUSIONLAB_BENCH_FUSION") {
+        cfg.fusion = method
+            .parse()
+            .map_err(|e| anyhow::anyhow!("FUSIONLAB_BENCH_FUSION: {e}"))?;
+    }
     let model_cfg = cfg.model_config(
         dataset.classes.len(),
         dataset.vocab.len(),

@@ -40,14 +40,13 @@ impl Timings {
     }
 }
 
-/// Threads candle uses (`CANDLE_NUM_THREADS`, else its default).
+/// Threads the benchmark computes on.
 #[allow(dead_code)] // not every benchmark reports it
 pub fn threads() -> usize {
-    std::env::var("CANDLE_NUM_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(candle_core::utils::get_num_threads)
+    // RAYON_NUM_THREADS (or the core count): the threads a training step's parts and the matrix
+    // products run on. CANDLE_NUM_THREADS only sizes candle's element-wise pool, which
+    // `pin_thread_count` leaves without workers.
+    candle_core::utils::get_num_threads()
 }
 
 /// `target/bench` (or `$CARGO_TARGET_DIR/bench`), where the benchmarks write their JSON.

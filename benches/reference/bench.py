@@ -181,8 +181,11 @@ def main() -> int:
         cfg = Config()
         hist = None
         print(f"{rust_path} not found (run `cargo bench --bench train` first); using default shapes")
-    if rust and rust["model"].get("fusion") != "attention":
-        print(f"warning: the Rust model uses {rust['model'].get('fusion')} fusion; this mirror is attention fusion")
+    fusion = rust["model"].get("fusion", "attention") if rust else "attention"
+    if fusion not in ("attention", "crossmodal"):
+        print(f"warning: the Rust model uses {fusion} fusion; this mirror has attention and crossmodal only: timing attention")
+        fusion = "attention"
+    print(f"fusion: {fusion}")
     if rust and rust["model"].get("text_encoder") != "gru":
         print(f"warning: the Rust model uses a {rust['model'].get('text_encoder')} text encoder; this mirror is the GRU")
 
@@ -192,7 +195,7 @@ def main() -> int:
         print("error: the packed GRU does not reproduce the masked loop", file=sys.stderr)
         return 1
 
-    model = FusionModel(cfg, gru=args.gru)
+    model = FusionModel(cfg, gru=args.gru, fusion=fusion)
     params = [p for p in model.parameters() if p.requires_grad]
     count = sum(p.numel() for p in params)
     groups = parameter_groups(model)

@@ -1,4 +1,5 @@
-"""PyTorch mirror of fusionlab's default network (src/model): attention fusion, GRU text encoder.
+"""PyTorch mirror of fusionlab's default network (src/model): attention fusion, GRU text encoder;
+also the cross-modal transformer fusion, the slowest method to train (``--fusion crossmodal``).
 
 Same layers, sizes and parameter counts as the Rust model built by ``TrainConfig::default()``:
 
@@ -225,14 +226,78 @@ class AttentionFusion(nn.Module):
         return self.head(fused), fused, alpha
 
 
+class TransformerLayer(nn.Module):
+    """``layers::TransformerLayer``: pre-norm, key-padding mask, GELU (tanh) feed-forward of 2·D."""
+
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d)
+        self.ff1 = nn.Linear(d, 2 * d)
+        self.ff2 = nn.Linear(2 * d, d)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        b, n, d = x.shape
+        hd = d // self.heads
+        qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        scores = q @ k.transpose(-1, -2) / hd**0.5
+        attn = masked_softmax(scores, mask.reshape(b, 1, 1, n))
+        mixed = (attn @ v).transpose(1, 2).reshape(b, n, d)
+        x = x + self.out(mixed)
+        x = x + self.ff2(F.gelu(self.ff1(self.norm2(x)), approximate="tanh"))
+        return x, attn
+
+
+class CrossModalFusion(nn.Module):
+    """``FusionKind::CrossModal``: [CLS] plus every modality's projected tokens (with a modality
+    embedding) through one transformer layer; the head reads [CLS]."""
+
+    def __init__(self, cfg: Config, heads: int = 4, layers: int = 1):
+        super().__init__()
+        d = cfg.embed_dim
+        self.project = nn.ModuleList([nn.Linear(d, d) for _ in range(3)])
+        self.kinds = nn.Parameter(torch.randn(3, d) * 0.02)
+        self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.layers = nn.ModuleList([TransformerLayer(d, heads) for _ in range(layers)])
+        self.head = nn.Linear(d, cfg.classes)
+
+    def forward(self, enc, present: torch.Tensor):
+        b = present.shape[0]
+        tokens = [self.cls.expand(b, 1, -1)]
+        masks = [present.new_ones(b, 1)]
+        lengths = []
+        for m, p in enumerate(self.project):
+            t = p(enc[m][0]) + self.kinds[m]
+            lengths.append(t.shape[1])
+            tokens.append(t)
+            masks.append(enc[m][1] * present[:, m : m + 1])
+        x, mask = torch.cat(tokens, 1), torch.cat(masks, 1)
+        for layer in self.layers:
+            x, attn = layer(x, mask)
+        row = attn[:, :, 0, :].mean(1)
+        totals, start = [], 1
+        for n in lengths:
+            totals.append(row[:, start : start + n].sum(1, keepdim=True))
+            start += n
+        totals = torch.cat(totals, 1)
+        weights = totals / (totals.sum(1, keepdim=True) + 1e-12)
+        fused = x[:, 0]
+        return self.head(fused), fused, weights
+
+
 class FusionModel(nn.Module):
-    def __init__(self, cfg: Config, gru: str = "packed"):
+    def __init__(self, cfg: Config, gru: str = "packed", fusion: str = "attention"):
         super().__init__()
         self.cfg = cfg
         self.image = ImageEncoder(cfg)
         self.text = TextEncoder(cfg, gru)
         self.audio = AudioEncoder(cfg)
-        self.fusion = AttentionFusion(cfg)
+        self.kind = fusion
+        self.fusion = CrossModalFusion(cfg) if fusion == "crossmodal" else AttentionFusion(cfg)
 
     def encode(self, image, text_ids, text_mask, audio, present):
         """As ``FusionModel::encode``: an encoder whose modality no sample has is skipped."""
@@ -255,11 +320,15 @@ class FusionModel(nn.Module):
         return [img, txt, aud]
 
     def fuse(self, enc, present):
+        if self.kind == "crossmodal":
+            return self.fusion(enc, present)
         return self.fusion([e[2] for e in enc], present)
 
     def fuse_masked(self, enc, present, keep):
         """Logits with only the modalities in ``keep`` (``FusionModel::fuse_masked``)."""
         mask = present * present.new_tensor([[1.0 if k else 0.0 for k in keep]])
+        if self.kind == "crossmodal":
+            return self.fusion(enc, mask)[0]
         z = [e[2] * mask[:, m : m + 1] for m, e in enumerate(enc)]
         return self.fusion(z, mask)[0]
 

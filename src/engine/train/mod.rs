@@ -3,6 +3,7 @@
 
 use candle_core::Device;
 
+mod adamw;
 mod run;
 pub mod step;
 

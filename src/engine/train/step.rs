@@ -5,7 +5,8 @@
 
 use candle_core::backprop::GradStore;
 use candle_core::{D, Tensor, Var};
-use candle_nn::{AdamW, Optimizer as _, ParamsAdamW};
+
+use super::adamw::{FusedAdamW, Update};
 
 use crate::data::Sample;
 use crate::engine::{Batcher, EngineError};
@@ -115,52 +116,22 @@ fn parts(
 
 /// The trainable weights with their AdamW state, and the weights from before the last update.
 pub struct Stepper {
-    vars: Vec<Var>,
-    opt: AdamW,
+    opt: FusedAdamW,
     /// The configured learning rate (the schedule scales it), for messages.
     base_lr: f64,
-    last_good: Option<Vec<Tensor>>,
-}
-
-/// Whether every parameter is finite: `0 · x` is 0 for a finite x and NaN otherwise, so one sum
-/// per tensor tells.
-fn weights_finite(vars: &[Var]) -> candle_core::Result<bool> {
-    for var in vars {
-        let t = var.as_tensor();
-        if !t
-            .affine(0.0, 0.0)?
-            .sum_all()?
-            .to_scalar::<f32>()?
-            .is_finite()
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Put back weights saved by [`Tensor::copy`].
-fn restore(vars: &[Var], saved: &[Tensor]) -> candle_core::Result<()> {
-    for (var, old) in vars.iter().zip(saved) {
-        var.set(old)?;
-    }
-    Ok(())
+    /// Per tensor the last update changed, its weights from before it.
+    last_good: Vec<(usize, Tensor)>,
 }
 
 impl Stepper {
-    /// AdamW over every weight in `store`.
+    /// AdamW over every weight in `store`; subnormal floats are flushed to zero from here on, on
+    /// this thread and the rayon pool's ([`crate::model::device::flush_subnormals`]).
     pub fn new(store: &ParamStore, lr: f64, weight_decay: f64) -> Result<Self, EngineError> {
-        let vars = store.vars();
-        let params = ParamsAdamW {
-            lr,
-            weight_decay,
-            ..Default::default()
-        };
+        crate::model::device::flush_subnormals();
         Ok(Self {
-            opt: AdamW::new(vars.clone(), params)?,
-            vars,
+            opt: FusedAdamW::new(store.vars(), weight_decay),
             base_lr: lr,
-            last_good: None,
+            last_good: Vec::new(),
         })
     }
 
@@ -174,7 +145,7 @@ impl Stepper {
             .iter()
             .map(|b| b.present.dim(0))
             .sum::<candle_core::Result<usize>>()?;
-        parts(model, batches, total, &self.vars)
+        parts(model, batches, total, self.opt.vars())
     }
 
     /// Clip the gradients to `clip_norm` (0: no clipping) and take one AdamW step at `lr`.
@@ -186,50 +157,47 @@ impl Stepper {
         lr: f64,
         clip_norm: f64,
     ) -> Result<Option<String>, EngineError> {
-        let Some(mut grads) = grads.grads else {
+        let Some(store) = grads.grads else {
             return Ok(Some(format!("training loss is {}", grads.loss)));
         };
-        let mut norm_sq = 0f64;
-        for var in &self.vars {
-            if let Some(g) = grads.get(var) {
-                norm_sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-            }
-        }
+        let grads = self.opt.read(&store)?;
+        drop(store);
+        let norm_sq: f64 = grads
+            .iter()
+            .flatten()
+            .flat_map(|g| g.iter())
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum();
         let norm = norm_sq.sqrt();
         if !norm.is_finite() {
             return Ok(Some(format!("gradient norm is {norm}")));
         }
-        if clip_norm > 0.0 && norm > clip_norm {
-            let scale = clip_norm / norm;
-            for var in &self.vars {
-                if let Some(g) = grads.remove(var) {
-                    grads.insert(var, (g * scale)?);
-                }
+        let scale = match clip_norm > 0.0 && norm > clip_norm {
+            true => clip_norm / norm,
+            false => 1.0,
+        };
+        match self.opt.step(&grads, scale, lr)? {
+            Update::Applied(before) => {
+                // Kept to go back to if the update turns out bad (the next step's loss is NaN
+                // or far off).
+                self.last_good = before;
+                Ok(None)
             }
-        }
-        self.opt.set_learning_rate(lr);
-        // Keep the weights from before this update, to go back to if it turns out bad (the
-        // weights overflow now, or the next step's loss is NaN or far off).
-        let backup: Vec<Tensor> = self
-            .vars
-            .iter()
-            .map(|v| v.as_tensor().copy())
-            .collect::<candle_core::Result<_>>()?;
-        self.opt.step(&grads)?;
-        if !weights_finite(&self.vars)? {
-            restore(&self.vars, &backup)?;
-            return Ok(Some(format!(
+            Update::Overflowed => Ok(Some(format!(
                 "the weights overflowed after the update (learning rate {})",
                 self.base_lr
-            )));
+            ))),
         }
-        self.last_good = Some(backup);
-        Ok(None)
     }
 
     /// Go back to the weights from before the last update (nothing to do before the first).
     pub fn undo_last(&self) -> Result<(), EngineError> {
-        restore(&self.vars, self.last_good.as_deref().unwrap_or_default())?;
+        let vars = self.opt.vars();
+        for (i, old) in &self.last_good {
+            if let Some(var) = vars.get(*i) {
+                var.set(old)?;
+            }
+        }
         Ok(())
     }
 }
